@@ -1,0 +1,193 @@
+//! Delete with merge and redistribution (DESIGN.md, "Splits and merges"). A page is
+//! rebalanced when its cells fill less than a third of it: a split leaves two halves of
+//! about one half each, so a page that just split cannot immediately merge again.
+
+use super::insert::{balanced_split, dirty_path};
+use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
+use crate::error::Result;
+use crate::format::node::{self, LeafValue, NewCell};
+use crate::format::{HEADER_SIZE, PageKind};
+use crate::ids::{PageId, Ptr};
+use crate::pager::{PageSource, PageStore};
+
+/// Whether the tree holds `key`, without reading its value.
+fn contains<S: PageSource + ?Sized>(src: &S, root: Ptr, key: &[u8]) -> Result<bool> {
+    let mut ptr = root;
+    for _ in 0..MAX_DEPTH {
+        let node = node_at(src, ptr)?;
+        if !node.is_branch() {
+            return Ok(node.search(key)?.is_ok());
+        }
+        ptr = node.child(node.child_index(key)?)?;
+    }
+    Err(too_deep(ptr.page))
+}
+
+/// Removes `key`. Returns the new root (`None` once the tree is empty) and whether the key
+/// was there. A missing key changes nothing.
+pub(crate) fn remove<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+    key: &[u8],
+) -> Result<(Option<Ptr>, bool)> {
+    let Some(root) = root else {
+        return Ok((None, false));
+    };
+    if !contains(store, root, key)? {
+        return Ok((Some(root), false));
+    }
+    let (root_id, path, leaf, _) = dirty_path(store, root, key)?;
+    let idx = {
+        let node = node_at(store, dirty_ptr(leaf))?;
+        let idx = node
+            .search(key)?
+            .expect("contains() found the key on this path");
+        if let LeafValue::Overflow { ptr, len } = node.value(idx)? {
+            store.free_overflow(ptr, len)?;
+        }
+        idx
+    };
+    node::remove(store.page_mut(leaf), idx);
+    rebalance(store, path, leaf)?;
+    collapse_root(store, dirty_ptr(root_id))
+}
+
+fn rebalance<S: PageStore + ?Sized>(
+    store: &mut S,
+    mut path: Vec<super::insert::Step>,
+    leaf: PageId,
+) -> Result<()> {
+    let usable = node::usable(store.page_size());
+    let mut current = leaf;
+    while let Some(parent) = path.pop() {
+        let node = node_at(store, dirty_ptr(current))?;
+        if node.len() > 0 && node.used_bytes()? - HEADER_SIZE >= usable / 3 {
+            return Ok(());
+        }
+        let parent_node = node_at(store, dirty_ptr(parent.page))?;
+        if parent_node.len() >= 2 {
+            let (left_idx, right_idx) = if parent.idx > 0 {
+                (parent.idx - 1, parent.idx)
+            } else {
+                (0, 1)
+            };
+            let left_ptr = parent_node.child(left_idx)?;
+            let right_ptr = parent_node.child(right_idx)?;
+            let separator = parent_node.key(right_idx)?.to_vec();
+            let left = dirty_child(store, parent.page, left_idx, left_ptr)?;
+            let right = dirty_child(store, parent.page, right_idx, right_ptr)?;
+            join_siblings(store, parent.page, right_idx, left, right, &separator)?;
+        }
+        current = parent.page;
+    }
+    Ok(())
+}
+
+fn dirty_child<S: PageStore + ?Sized>(
+    store: &mut S,
+    parent: PageId,
+    idx: usize,
+    child: Ptr,
+) -> Result<PageId> {
+    let id = store.make_dirty(child)?;
+    if id != child.page {
+        node::set_child(store.page_mut(parent), parent, idx, dirty_ptr(id))?;
+    }
+    Ok(id)
+}
+
+/// Merges `right` into `left` if their cells fit one page, else shares the cells evenly
+/// (unless the new separator would not fit the parent, in which case both stay as they are).
+fn join_siblings<S: PageStore + ?Sized>(
+    store: &mut S,
+    parent: PageId,
+    right_idx: usize,
+    left: PageId,
+    right: PageId,
+    separator: &[u8],
+) -> Result<()> {
+    let usable = node::usable(store.page_size());
+    let (is_branch, left_cells, right_cells) = {
+        let l = node_at(store, dirty_ptr(left))?;
+        let r = node_at(store, dirty_ptr(right))?;
+        let collect = |n: &node::Node| {
+            (0..n.len())
+                .map(|i| n.cell(i).map(<[u8]>::to_vec))
+                .collect::<Result<Vec<_>>>()
+        };
+        (l.is_branch(), collect(&l)?, collect(&r)?)
+    };
+    let mut cells: Vec<NewCell> = left_cells.iter().map(|c| NewCell::Raw(c)).collect();
+    for (i, cell) in right_cells.iter().enumerate() {
+        cells.push(if is_branch && i == 0 {
+            // The right page's keyless first child takes the separator from the parent.
+            NewCell::Branch {
+                key: separator,
+                child: node::raw_child(cell),
+            }
+        } else {
+            NewCell::Raw(cell)
+        });
+    }
+    let kind = if is_branch {
+        PageKind::Branch
+    } else {
+        PageKind::Leaf
+    };
+    if node::cells_size(&cells) <= usable {
+        node::rebuild(store.page_mut(left), kind, &cells);
+        store.free(right)?;
+        node::remove(store.page_mut(parent), right_idx);
+        return Ok(());
+    }
+    let at = balanced_split(&cells, usable);
+    let new_separator = cells[at].key(is_branch).to_vec();
+    let new_cell = NewCell::Branch {
+        key: &new_separator,
+        child: dirty_ptr(right),
+    };
+    if !node::fits_after_replace(
+        store.page(dirty_ptr(parent))?,
+        parent,
+        right_idx,
+        new_cell.len(),
+    )? {
+        return Ok(());
+    }
+    let mut right_part = cells[at..].to_vec();
+    if is_branch {
+        right_part[0] = NewCell::Branch {
+            key: b"",
+            child: cells[at].child(),
+        };
+    }
+    node::rebuild(store.page_mut(left), kind, &cells[..at]);
+    node::rebuild(store.page_mut(right), kind, &right_part);
+    let parent_page = store.page_mut(parent);
+    node::remove(parent_page, right_idx);
+    let fitted = node::try_insert(parent_page, parent, right_idx, &new_cell)?;
+    debug_assert!(fitted, "fits_after_replace promised room");
+    Ok(())
+}
+
+/// Replaces a root branch with a single child by that child, and an empty root leaf by no
+/// tree at all.
+fn collapse_root<S: PageStore + ?Sized>(
+    store: &mut S,
+    mut root: Ptr,
+) -> Result<(Option<Ptr>, bool)> {
+    for _ in 0..MAX_DEPTH {
+        let node = node_at(store, root)?;
+        if node.is_branch() && node.len() == 1 {
+            let child = node.child(0)?;
+            store.free(root.page)?;
+            root = child;
+        } else if !node.is_branch() && node.len() == 0 {
+            store.free(root.page)?;
+            return Ok((None, true));
+        } else {
+            return Ok((Some(root), true));
+        }
+    }
+    Err(too_deep(root.page))
+}

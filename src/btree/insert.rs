@@ -1,0 +1,208 @@
+//! Insert and overwrite, splitting full pages bottom-up (DESIGN.md, "Splits and merges").
+
+use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
+use crate::error::Result;
+use crate::format::PageKind;
+use crate::format::node::{self, LeafValue, NewCell};
+use crate::ids::{PageId, Ptr};
+use crate::pager::PageStore;
+
+/// A branch on the path from the root: its (dirty) id, the child index taken, and whether it
+/// lies on the tree's rightmost edge.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Step {
+    pub page: PageId,
+    pub idx: usize,
+    pub rightmost: bool,
+}
+
+/// Makes the path from `root` to the leaf for `key` dirty. Returns the new root id, the
+/// branches walked and the leaf.
+pub(super) fn dirty_path<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    key: &[u8],
+) -> Result<(PageId, Vec<Step>, PageId, bool)> {
+    let root_id = store.make_dirty(root)?;
+    let mut path = Vec::new();
+    let mut current = root_id;
+    let mut rightmost = true;
+    loop {
+        let node = node_at(store, dirty_ptr(current))?;
+        if !node.is_branch() {
+            return Ok((root_id, path, current, rightmost));
+        }
+        if path.len() >= MAX_DEPTH {
+            return Err(too_deep(current));
+        }
+        let idx = node.child_index(key)?;
+        let child = node.child(idx)?;
+        let last = idx + 1 == node.len();
+        let child_id = store.make_dirty(child)?;
+        if child_id != child.page {
+            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
+        }
+        path.push(Step {
+            page: current,
+            idx,
+            rightmost,
+        });
+        rightmost &= last;
+        current = child_id;
+    }
+}
+
+/// Inserts or overwrites `key`. Returns the new root and whether the key existed.
+pub(crate) fn insert<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(Ptr, bool)> {
+    let page_size = store.page_size();
+    let overflow = if node::value_fits_inline(page_size, key.len(), value.len()) {
+        None
+    } else {
+        Some(store.write_overflow(value)?)
+    };
+    let cell = match overflow {
+        None => NewCell::Leaf { key, value },
+        Some(ptr) => NewCell::LeafOverflow {
+            key,
+            ptr,
+            len: value.len() as u64,
+        },
+    };
+    let Some(root) = root else {
+        let leaf = store.allocate(PageKind::Leaf)?;
+        node::try_insert(store.page_mut(leaf), leaf, 0, &cell)?;
+        return Ok((dirty_ptr(leaf), false));
+    };
+    let (root_id, path, leaf, rightmost) = dirty_path(store, root, key)?;
+    let (idx, existed) = {
+        let node = node_at(store, dirty_ptr(leaf))?;
+        match node.search(key)? {
+            Ok(i) => {
+                if let LeafValue::Overflow { ptr, len } = node.value(i)? {
+                    store.free_overflow(ptr, len)?;
+                }
+                (i, true)
+            }
+            Err(i) => (i, false),
+        }
+    };
+    if existed {
+        node::remove(store.page_mut(leaf), idx);
+    }
+    if node::try_insert(store.page_mut(leaf), leaf, idx, &cell)? {
+        return Ok((dirty_ptr(root_id), existed));
+    }
+    let new_root = split_upwards(store, path, leaf, idx, cell, rightmost)?;
+    Ok((dirty_ptr(new_root.unwrap_or(root_id)), existed))
+}
+
+/// Splits `page` to make room for `cell` at `idx`, pushing separators up the path; returns
+/// a new root if the old one split.
+fn split_upwards<S: PageStore + ?Sized>(
+    store: &mut S,
+    mut path: Vec<Step>,
+    leaf: PageId,
+    idx: usize,
+    cell: NewCell,
+    rightmost: bool,
+) -> Result<Option<PageId>> {
+    let (mut separator, mut right) = split(store, leaf, idx, &cell, rightmost)?;
+    let mut left = leaf;
+    loop {
+        let carry = NewCell::Branch {
+            key: &separator,
+            child: dirty_ptr(right),
+        };
+        let Some(parent) = path.pop() else {
+            let root = store.allocate(PageKind::Branch)?;
+            let first = NewCell::Branch {
+                key: b"",
+                child: dirty_ptr(left),
+            };
+            node::rebuild(store.page_mut(root), PageKind::Branch, &[first, carry]);
+            return Ok(Some(root));
+        };
+        if node::try_insert(
+            store.page_mut(parent.page),
+            parent.page,
+            parent.idx + 1,
+            &carry,
+        )? {
+            return Ok(None);
+        }
+        let (next_separator, next_right) =
+            split(store, parent.page, parent.idx + 1, &carry, parent.rightmost)?;
+        separator = next_separator;
+        right = next_right;
+        left = parent.page;
+    }
+}
+
+/// Splits `page` plus `cell` (to go at `idx`) into `page` and a new right sibling. Returns
+/// the separator (the right sibling's first key) and the sibling.
+fn split<S: PageStore + ?Sized>(
+    store: &mut S,
+    page: PageId,
+    idx: usize,
+    cell: &NewCell,
+    rightmost: bool,
+) -> Result<(Vec<u8>, PageId)> {
+    let (is_branch, owned) = {
+        let node = node_at(store, dirty_ptr(page))?;
+        let cells = (0..node.len())
+            .map(|i| node.cell(i).map(<[u8]>::to_vec))
+            .collect::<Result<Vec<_>>>()?;
+        (node.is_branch(), cells)
+    };
+    let mut cells: Vec<NewCell> = owned.iter().map(|c| NewCell::Raw(c)).collect();
+    cells.insert(idx, *cell);
+    let usable = node::usable(store.page_size());
+    // Appending at the right edge of the tree (a sorted load) keeps the left page full.
+    let at = if rightmost && idx + 1 == cells.len() {
+        idx
+    } else {
+        balanced_split(&cells, usable)
+    };
+    let separator = cells[at].key(is_branch).to_vec();
+    let kind = if is_branch {
+        PageKind::Branch
+    } else {
+        PageKind::Leaf
+    };
+    let right = store.allocate(kind)?;
+    let mut right_cells = cells[at..].to_vec();
+    if is_branch {
+        // The first child of a branch has no key: it stands for everything below the rest.
+        right_cells[0] = NewCell::Branch {
+            key: b"",
+            child: cells[at].child(),
+        };
+    }
+    node::rebuild(store.page_mut(page), kind, &cells[..at]);
+    node::rebuild(store.page_mut(right), kind, &right_cells);
+    Ok((separator, right))
+}
+
+/// The index that splits `cells` into two halves of about equal bytes, each fitting a page.
+pub(super) fn balanced_split(cells: &[NewCell], usable: usize) -> usize {
+    let total = node::cells_size(cells);
+    let mut at = 0;
+    let mut left = 0;
+    while at < cells.len() && left + node::cells_size(&cells[at..=at]) <= total / 2 {
+        left += node::cells_size(&cells[at..=at]);
+        at += 1;
+    }
+    let mut at = at.clamp(1, cells.len() - 1);
+    while at + 1 < cells.len() && node::cells_size(&cells[at..]) > usable {
+        at += 1;
+    }
+    while at > 1 && node::cells_size(&cells[..at]) > usable {
+        at -= 1;
+    }
+    at
+}

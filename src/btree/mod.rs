@@ -1,0 +1,75 @@
+//! The B+ tree over a page store: search, cursors, insert with splits, delete with merges,
+//! and whole-tree walks (sealing, freeing, checking). It sees only the pager's traits.
+
+mod check;
+mod cursor;
+mod delete;
+mod insert;
+mod walk;
+
+pub(crate) use check::{PageMarks, TreeSummary, check_tree};
+pub(crate) use cursor::RangeIter;
+pub(crate) use delete::remove;
+pub(crate) use insert::insert;
+pub(crate) use walk::{free_tree, seal_tree};
+
+use crate::error::{Error, Result};
+use crate::format::node::{LeafValue, Node};
+use crate::ids::{PageId, Ptr};
+use crate::pager::PageSource;
+
+/// Deeper trees are corrupt: a cycle among branch pages must not recurse forever. With
+/// keys of at most `MAX_KEY_LEN` bytes a branch has at least three children, so 32 levels
+/// exceed any file that fits a 64-bit address space.
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// A pointer to a page of the current transaction, whose checksum is not known yet.
+pub(crate) fn dirty_ptr(page: PageId) -> Ptr {
+    Ptr { page, crc: 0 }
+}
+
+pub(crate) fn too_deep(page: PageId) -> Error {
+    Error::corruption(
+        page,
+        format!("tree deeper than {MAX_DEPTH} levels (cycle?)"),
+    )
+}
+
+/// The node at `ptr`, parsed.
+pub(crate) fn node_at<S: PageSource + ?Sized>(src: &S, ptr: Ptr) -> Result<Node<'_>> {
+    Node::parse(src.page(ptr)?, ptr.page)
+}
+
+/// The leaf value's bytes, following an overflow pointer if needed.
+pub(crate) fn value_bytes<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    value: LeafValue<'a>,
+) -> Result<&'a [u8]> {
+    match value {
+        LeafValue::Inline(bytes) => Ok(bytes),
+        LeafValue::Overflow { ptr, len } => src.overflow(ptr, len),
+    }
+}
+
+/// The value stored under `key`, if any.
+pub(crate) fn get<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    root: Option<Ptr>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    let Some(mut ptr) = root else {
+        return Ok(None);
+    };
+    for _ in 0..MAX_DEPTH {
+        let node = node_at(src, ptr)?;
+        if node.is_branch() {
+            ptr = node.child(node.child_index(key)?)?;
+            continue;
+        }
+        return match node.search(key)? {
+            Ok(i) => Ok(Some(value_bytes(src, node.value(i)?)?)),
+            Err(_) => Ok(None),
+        };
+    }
+    Err(too_deep(ptr.page))
+}

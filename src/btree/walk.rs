@@ -1,0 +1,82 @@
+//! Whole-tree walks over the pages of one transaction: sealing and freeing.
+
+use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
+use crate::error::Result;
+use crate::format::node::{self, LeafValue};
+use crate::ids::{PageId, Ptr};
+use crate::pager::PageStore;
+
+/// Computes the checksums of every page this transaction wrote in the tree, children before
+/// parents, storing each child's checksum in the branch cell that points to it. Returns the
+/// root pointer with its final checksum. Visits only dirty pages.
+pub(crate) fn seal_tree<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+) -> Result<Option<Ptr>> {
+    match root {
+        Some(ptr) if store.is_dirty(ptr.page) => Ok(Some(Ptr {
+            page: ptr.page,
+            crc: seal_page(store, ptr.page, 0)?,
+        })),
+        other => Ok(other),
+    }
+}
+
+fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> Result<u32> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep(id));
+    }
+    let count = {
+        let node = node_at(store, dirty_ptr(id))?;
+        if node.is_branch() { node.len() } else { 0 }
+    };
+    for i in 0..count {
+        let child = node_at(store, dirty_ptr(id))?.child(i)?;
+        if store.is_dirty(child.page) {
+            let crc = seal_page(store, child.page, depth + 1)?;
+            node::set_child(
+                store.page_mut(id),
+                id,
+                i,
+                Ptr {
+                    page: child.page,
+                    crc,
+                },
+            )?;
+        }
+    }
+    store.seal(id)
+}
+
+/// Frees every page of the tree at `root`, overflow runs included.
+pub(crate) fn free_tree<S: PageStore + ?Sized>(store: &mut S, root: Option<Ptr>) -> Result<()> {
+    match root {
+        Some(ptr) => free_page(store, ptr, 0),
+        None => Ok(()),
+    }
+}
+
+fn free_page<S: PageStore + ?Sized>(store: &mut S, ptr: Ptr, depth: usize) -> Result<()> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep(ptr.page));
+    }
+    let mut children = Vec::new();
+    let mut runs = Vec::new();
+    {
+        let node = node_at(store, ptr)?;
+        for i in 0..node.len() {
+            if node.is_branch() {
+                children.push(node.child(i)?);
+            } else if let LeafValue::Overflow { ptr, len } = node.value(i)? {
+                runs.push((ptr, len));
+            }
+        }
+    }
+    for child in children {
+        free_page(store, child, depth + 1)?;
+    }
+    for (run, len) in runs {
+        store.free_overflow(run, len)?;
+    }
+    store.free(ptr.page)
+}

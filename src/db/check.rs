@@ -1,0 +1,169 @@
+//! The integrity check and statistics.
+
+use super::Database;
+use crate::btree::{PageMarks, TreeSummary, check_tree};
+use crate::error::{Error, Result};
+use crate::ids::Ptr;
+use crate::pager::{FreeList, PageSource, ReadPages};
+use crate::txn::{ReadTransaction, TableRecord};
+use std::ops::Bound;
+
+/// What `Database::check` verified.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckReport {
+    pub tables: u64,
+    pub entries: u64,
+    pub branch_pages: u64,
+    pub leaf_pages: u64,
+    pub overflow_pages: u64,
+    pub freelist_pages: u64,
+    pub free_pages: u64,
+    pub high_water: u64,
+}
+
+/// A summary of the file and its pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    pub page_size: usize,
+    pub file_size: u64,
+    /// The transaction the newest snapshot was committed by.
+    pub txn_id: u64,
+    /// Levels of the deepest table (1 = a single leaf).
+    pub depth: u32,
+    pub branch_pages: u64,
+    pub leaf_pages: u64,
+    pub overflow_pages: u64,
+    pub freelist_pages: u64,
+    /// Free pages reusable now.
+    pub free_pages: u64,
+    /// Freed pages a live reader or a not-yet-durable commit still holds.
+    pub pending_pages: u64,
+    /// Pages `[0, high_water)` are in use or free.
+    pub high_water: u64,
+    /// The newest meta was not whole at open and the previous commit was used instead.
+    pub fell_back_to_older_meta: bool,
+}
+
+/// Every table record in the catalog at `catalog`.
+fn tables(src: &dyn PageSource, catalog: Option<Ptr>) -> Result<Vec<(String, TableRecord)>> {
+    let catalog_page = catalog.map_or(crate::ids::PageId(0), |c| c.page);
+    crate::btree::RangeIter::new(src, catalog, Bound::Unbounded, Bound::Unbounded)?
+        .map(|entry| {
+            let (name, value) = entry?;
+            let name = String::from_utf8(name.to_vec())
+                .map_err(|_| Error::corruption(catalog_page, "table name is not UTF-8"))?;
+            Ok((name, TableRecord::decode(value, catalog_page)?))
+        })
+        .collect()
+}
+
+/// Walks every tree of the snapshot, marking pages. Returns per-tree summaries added up
+/// and the table count.
+fn walk_trees(
+    pages: &ReadPages,
+    catalog: Option<Ptr>,
+    marks: &mut PageMarks,
+    read_values: bool,
+) -> Result<(TreeSummary, u64)> {
+    let mut total = check_tree(pages, catalog, marks, read_values)?;
+    let records = tables(pages, catalog)?;
+    let mut entries = 0;
+    total.depth = 0;
+    for (name, record) in &records {
+        let summary = check_tree(pages, record.root, marks, read_values)?;
+        if summary.entries != record.len {
+            return Err(Error::corruption(
+                record.root.map_or(0, |r| r.page.0),
+                format!(
+                    "table {name:?} records {} entries but holds {}",
+                    record.len, summary.entries
+                ),
+            ));
+        }
+        entries += summary.entries;
+        total.branch_pages += summary.branch_pages;
+        total.leaf_pages += summary.leaf_pages;
+        total.overflow_pages += summary.overflow_pages;
+        total.depth = total.depth.max(summary.depth);
+    }
+    total.entries = entries;
+    Ok((total, records.len() as u64))
+}
+
+impl Database {
+    /// Verifies the newest snapshot: every page up to the high-water mark is reachable
+    /// exactly once (from a table, the catalog or the freelist) or free, every checksum
+    /// holds, keys are in order within and across pages, separators bound their children,
+    /// leaves share one depth and entry counts match. `Err(Corruption)` on the first
+    /// problem.
+    pub fn check(&self) -> Result<CheckReport> {
+        let rtx = self.begin_read()?;
+        let snapshot = rtx.snapshot();
+        let pages = snapshot.verified_pages();
+        let meta = &snapshot.meta;
+        let mut marks = PageMarks::new(meta.high_water);
+        marks.mark(0, "meta")?;
+        marks.mark(1, "meta")?;
+        let (summary, tables) = walk_trees(&pages, meta.catalog, &mut marks, true)?;
+        let freelist = FreeList::load(&pages, meta.freelist)?;
+        for &id in freelist.chain_pages() {
+            marks.mark(id, "freelist")?;
+        }
+        let mut free_pages = 0;
+        for id in freelist.free_ids() {
+            marks.mark(id, "free")?;
+            free_pages += 1;
+        }
+        if let Some(id) = marks.first_unmarked() {
+            return Err(Error::corruption(
+                id,
+                "page is neither reachable nor free (leaked)",
+            ));
+        }
+        Ok(CheckReport {
+            tables,
+            entries: summary.entries,
+            branch_pages: summary.branch_pages,
+            leaf_pages: summary.leaf_pages,
+            overflow_pages: summary.overflow_pages,
+            freelist_pages: freelist.chain_pages().len() as u64,
+            free_pages,
+            high_water: meta.high_water,
+        })
+    }
+
+    /// Page counts by kind, sizes and depth of the newest snapshot. Walks every tree (without
+    /// reading overflow values), so its cost grows with the database.
+    pub fn stats(&self) -> Result<Stats> {
+        let rtx = self.begin_read()?;
+        let snapshot = rtx.snapshot();
+        let pages = snapshot.pages();
+        let meta = &snapshot.meta;
+        let mut marks = PageMarks::new(meta.high_water);
+        let (summary, _) = walk_trees(&pages, meta.catalog, &mut marks, false)?;
+        let mut freelist = FreeList::load(&pages, meta.freelist)?;
+        freelist.release(self.shared.reuse_threshold());
+        Ok(Stats {
+            page_size: meta.page_size as usize,
+            file_size: std::fs::metadata(&self.path)?.len(),
+            txn_id: meta.txn_id.0,
+            depth: summary.depth,
+            branch_pages: summary.branch_pages,
+            leaf_pages: summary.leaf_pages,
+            overflow_pages: summary.overflow_pages,
+            freelist_pages: freelist.chain_pages().len() as u64,
+            free_pages: freelist.ready_count(),
+            pending_pages: freelist.pending_count(),
+            high_water: meta.high_water,
+            fell_back_to_older_meta: self.shared.fell_back,
+        })
+    }
+}
+
+impl ReadTransaction<'_> {
+    pub(crate) fn snapshot(&self) -> &crate::txn::Snapshot {
+        self.snapshot_ref()
+    }
+}

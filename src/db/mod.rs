@@ -1,0 +1,108 @@
+//! The database handle and its builder.
+
+mod check;
+mod open;
+
+pub use check::{CheckReport, Stats};
+
+use crate::Durability;
+use crate::error::{Error, Result};
+use crate::format::valid_page_size;
+use crate::txn::{ReadTransaction, Shared, WriteTransaction};
+use std::path::{Path, PathBuf};
+
+/// An open database file. `Send + Sync`: share it between threads by reference or `Arc`.
+#[derive(Debug)]
+pub struct Database {
+    shared: Shared,
+    path: PathBuf,
+}
+
+/// Options for opening or creating a database.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    page_size: usize,
+    durability: Durability,
+    read_only: bool,
+    verify_checksums: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            page_size: 4096,
+            durability: Durability::Immediate,
+            read_only: false,
+            verify_checksums: true,
+        }
+    }
+}
+
+impl Builder {
+    /// Page size for a new file: a power of two from 4096 to 65536 (default 4096). An
+    /// existing file keeps the page size it was created with.
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// Default durability of commits (default [`Durability::Immediate`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Open without write access, sharing the file with other read-only handles.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Verify every page's checksum on every read (default on). Off, a page is still
+    /// checked against the checksum its parent recorded and its own id, but a flipped bit
+    /// inside it goes unnoticed until `check()`.
+    pub fn verify_checksums(mut self, verify: bool) -> Self {
+        self.verify_checksums = verify;
+        self
+    }
+
+    /// Opens the database at `path`, creating it (read-write only) if missing.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
+        if !valid_page_size(self.page_size) {
+            return Err(Error::InvalidPageSize(self.page_size));
+        }
+        let path = path.as_ref();
+        let shared = open::open(path, self)?;
+        Ok(Database {
+            shared,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Database {
+    /// Opens (or creates) the database at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().open(path)
+    }
+
+    /// Options for opening a database.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The path the database was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts the write transaction, waiting for the current one to end.
+    pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
+        WriteTransaction::begin(&self.shared)
+    }
+
+    /// Starts a read transaction on the newest committed state. Never waits for the writer.
+    pub fn begin_read(&self) -> Result<ReadTransaction<'_>> {
+        Ok(ReadTransaction::new(&self.shared))
+    }
+}

@@ -1,0 +1,125 @@
+//! The one error type of the crate.
+
+use std::fmt;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, with what and where.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The operating system reported an I/O error.
+    Io(std::io::Error),
+    /// A page failed a checksum, bounds or structure check.
+    Corruption {
+        /// The page that failed (0 or 1 for a meta page).
+        page: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The file is not a Bough database (no valid meta page).
+    NotADatabase,
+    /// The file was written by an incompatible format version.
+    IncompatibleVersion {
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The file is already open for writing, by this process or another.
+    AlreadyOpen,
+    /// A write was attempted on a database opened read-only.
+    ReadOnly,
+    /// No table of this name exists.
+    TableNotFound(String),
+    /// Table names are non-empty UTF-8 of at most 255 bytes.
+    InvalidTableName(String),
+    /// The key is longer than [`crate::MAX_KEY_LEN`].
+    KeyTooLarge {
+        /// Length of the key given.
+        len: usize,
+        /// The largest length accepted.
+        max: usize,
+    },
+    /// The value is longer than [`crate::MAX_VALUE_LEN`].
+    ValueTooLarge {
+        /// Length of the value given.
+        len: usize,
+        /// The largest length accepted.
+        max: usize,
+    },
+    /// Page sizes are powers of two from 4096 to 65536.
+    InvalidPageSize(usize),
+    /// An earlier sync failed; the handle refuses further writes because the kernel may
+    /// already have dropped the unsynced data (reopen the database to continue).
+    Poisoned,
+    /// An operation of this write transaction failed part-way; it can only be aborted.
+    TransactionFailed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Corruption { page, reason } => write!(f, "corruption in page {page}: {reason}"),
+            Error::NotADatabase => write!(f, "not a Bough database (no valid meta page)"),
+            Error::IncompatibleVersion { found, supported } => write!(
+                f,
+                "file format version {found} is not supported (this build reads version {supported})"
+            ),
+            Error::AlreadyOpen => write!(f, "the database is already open for writing"),
+            Error::ReadOnly => write!(f, "the database was opened read-only"),
+            Error::TableNotFound(name) => write!(f, "table {name:?} does not exist"),
+            Error::InvalidTableName(name) => write!(
+                f,
+                "invalid table name {name:?}: names are non-empty UTF-8 of at most 255 bytes"
+            ),
+            Error::KeyTooLarge { len, max } => {
+                write!(f, "key of {len} bytes is longer than the maximum of {max}")
+            }
+            Error::ValueTooLarge { len, max } => {
+                write!(
+                    f,
+                    "value of {len} bytes is longer than the maximum of {max}"
+                )
+            }
+            Error::InvalidPageSize(size) => write!(
+                f,
+                "invalid page size {size}: must be a power of two from 4096 to 65536"
+            ),
+            Error::TransactionFailed => write!(
+                f,
+                "an earlier operation of this write transaction failed; abort it"
+            ),
+            Error::Poisoned => write!(
+                f,
+                "an earlier sync failed; reopen the database before writing again"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl Error {
+    pub(crate) fn corruption(page: impl Into<u64>, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            page: page.into(),
+            reason: reason.into(),
+        }
+    }
+}

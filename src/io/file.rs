@@ -1,0 +1,90 @@
+//! The real file: positioned I/O, fs2 locks, fsync.
+
+use super::{Mapping, Storage};
+use fs2::FileExt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+
+/// How the file is locked for the life of the handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockMode {
+    /// Read-write handle: no other handle of any kind may hold the file.
+    Exclusive,
+    /// Read-only handle: other read-only handles may share it, writers may not.
+    Shared,
+}
+
+#[derive(Debug)]
+pub(crate) struct FileStorage {
+    file: File,
+}
+
+impl FileStorage {
+    /// Opens an existing file and takes its lock without waiting. A lock held elsewhere
+    /// gives `Ok(None)`.
+    pub(crate) fn open(path: &Path, mode: LockMode) -> io::Result<Option<Self>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(mode == LockMode::Exclusive)
+            .open(path)?;
+        let locked = match mode {
+            LockMode::Exclusive => FileExt::try_lock_exclusive(&file),
+            LockMode::Shared => FileExt::try_lock_shared(&file),
+        };
+        match locked {
+            Ok(()) => Ok(Some(FileStorage { file })),
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates (or truncates) a scratch file, locked exclusively.
+    pub(crate) fn create_scratch(path: &Path) -> io::Result<Option<Self>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match FileExt::try_lock_exclusive(&file) {
+            Ok(()) => {
+                file.set_len(0)?;
+                Ok(Some(FileStorage { file }))
+            }
+            Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Storage for FileStorage {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn sync(&self, with_metadata: bool) -> io::Result<()> {
+        if with_metadata {
+            self.file.sync_all()
+        } else {
+            self.file.sync_data()
+        }
+    }
+
+    fn map(&self, len: u64) -> io::Result<Mapping> {
+        Mapping::of_file(&self.file, len)
+    }
+}

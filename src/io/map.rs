@@ -1,0 +1,42 @@
+//! The read-only memory map: the only module with `unsafe` (DESIGN.md, "Why handing out
+//! `&[u8]` into the map is sound").
+
+use memmap2::{MmapOptions, MmapRaw};
+use std::fs::File;
+use std::io;
+
+/// A read-only view of the first `len` bytes of the file. Pages are handed out as slices of
+/// exactly the bytes asked for, never as one slice of the whole map, so no reference ever
+/// covers a page the writer may be rewriting.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    raw: Option<MmapRaw>,
+}
+
+impl Mapping {
+    pub(crate) fn of_file(file: &File, len: u64) -> io::Result<Self> {
+        if len == 0 {
+            return Ok(Mapping { raw: None });
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
+        let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
+        Ok(Mapping { raw: Some(raw) })
+    }
+
+    /// The bytes `[offset, offset + len)`, or `None` if any of them lies outside the map.
+    pub(crate) fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let raw = self.raw.as_ref()?;
+        let end = offset.checked_add(len as u64)?;
+        if end > raw.len() as u64 {
+            return None;
+        }
+        // SAFETY: `[offset, end)` lies inside the live mapping (checked above), which stays
+        // mapped as long as `&self` lives. The bytes are not changed while the slice lives:
+        // the engine only ever writes pages that no live snapshot can reach (invariant I2 in
+        // DESIGN.md), every slice handed out covers pages reachable from the snapshot that
+        // holds this mapping, the file is never truncated below a mapped length, and the
+        // file lock keeps other well-behaved processes from writing it.
+        Some(unsafe { std::slice::from_raw_parts(raw.as_ptr().add(offset as usize), len) })
+    }
+}

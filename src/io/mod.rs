@@ -1,0 +1,28 @@
+//! Storage I/O: the one narrow seam all file access passes through, the file lock and the
+//! read-only memory map.
+
+mod file;
+mod map;
+
+pub(crate) use file::{FileStorage, LockMode};
+pub(crate) use map::Mapping;
+
+use std::io;
+
+/// Everything the engine does to its file. Reads of committed pages go through a
+/// [`Mapping`]; this trait carries the writes, the size and the syncs.
+pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
+    /// Reads exactly `buf.len()` bytes at `offset` (used before a map exists).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `buf` at `offset`, extending the file if needed.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// The current file length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Grows the file to `len` bytes. The engine never shrinks a file a reader may map.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes every write so far durable; `with_metadata` also forces the file size out
+    /// (needed after growth: fdatasync does not persist it on every filesystem).
+    fn sync(&self, with_metadata: bool) -> io::Result<()>;
+    /// Maps the first `len` bytes read-only.
+    fn map(&self, len: u64) -> io::Result<Mapping>;
+}

@@ -1,0 +1,37 @@
+//! Bough: an embedded, transactional key-value store on a copy-on-write B+ tree.
+//!
+//! The crate is layered one way (see DESIGN.md, "Layers"): [`io`] (file, lock, map) ->
+//! [`format`] (page and meta layouts) -> [`pager`] (allocation, freelist, dirty pages) ->
+//! [`btree`] -> [`txn`] (transactions, tables) -> [`db`] (the database handle).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
+
+mod btree;
+mod db;
+mod error;
+mod format;
+mod ids;
+mod io;
+mod pager;
+mod txn;
+
+pub use db::{Builder, CheckReport, Database, Stats};
+pub use error::{Error, Result};
+pub use txn::{Range, ReadTable, ReadTransaction, Table, WriteTransaction};
+
+/// The longest key accepted, in bytes (any page size). Longer keys give [`Error::KeyTooLarge`].
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// The longest value accepted, in bytes. Longer values give [`Error::ValueTooLarge`].
+pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
+
+/// How a commit reaches the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// `commit` returns once the transaction survives power loss (the default).
+    #[default]
+    Immediate,
+    /// No sync: a process crash loses nothing committed; a power loss may lose recent
+    /// commits but never corrupts the file (DESIGN.md, "Non-durable commits").
+    None,
+}

@@ -1,0 +1,172 @@
+//! The freelist in memory and its log on disk (DESIGN.md, "Freelist").
+//!
+//! In memory: page ids free for reuse now (`ready`) and ids freed by a transaction that a
+//! live reader or a not-yet-durable commit may still need (`pending`, by freeing txn).
+//! On disk: a chain of freelist pages, newest first, each one record ("ids freed by txn T",
+//! or "ids taken into use"). A commit prepends only its own records, so saving is
+//! proportional to the change; when the chain holds more than about twice the live state,
+//! one commit rewrites it as a snapshot. Records are written after every tree change of the
+//! commit, from pages whose allocation is itself recorded, so saving never loops.
+
+use super::ReadPages;
+use crate::error::{Error, Result};
+use crate::format::freelist_page::{self, RecordKind};
+use crate::ids::Ptr;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FreeList {
+    /// Free and reusable by the current writer.
+    pub(super) ready: BTreeSet<u64>,
+    /// Freed by the transaction of the key; reusable once no reader or power loss can need
+    /// them.
+    pub(super) pending: BTreeMap<u64, Vec<u64>>,
+    /// The freelist's own pages, head first.
+    pub(super) chain: Vec<u64>,
+    pub(super) head: Option<Ptr>,
+    /// Ids recorded across the chain, to decide when to rewrite it.
+    pub(super) chain_ids: usize,
+}
+
+impl FreeList {
+    /// Replays the chain starting at `head`.
+    pub(crate) fn load(pages: &ReadPages, head: Option<Ptr>) -> Result<FreeList> {
+        let mut records = Vec::new();
+        let mut chain = Vec::new();
+        let mut next = head;
+        while let Some(ptr) = next {
+            if chain.len() as u64 >= pages.high_water {
+                return Err(Error::corruption(ptr.page, "freelist chain loops"));
+            }
+            let record = freelist_page::decode(pages.checked_page(ptr)?, ptr.page)?;
+            chain.push(ptr.page.0);
+            next = record.next;
+            records.push((ptr.page, record));
+        }
+        let mut tag_of: HashMap<u64, u64> = HashMap::new();
+        let mut chain_ids = 0;
+        for (page, record) in records.iter().rev() {
+            chain_ids += record.ids.len();
+            for &id in &record.ids {
+                if id < 2 || id >= pages.high_water {
+                    return Err(Error::corruption(
+                        *page,
+                        format!("freelist names page {id}, outside 2..{}", pages.high_water),
+                    ));
+                }
+                match record.kind {
+                    RecordKind::Freed => {
+                        tag_of.insert(id, record.tag);
+                    }
+                    RecordKind::Consumed => {
+                        tag_of.remove(&id);
+                    }
+                }
+            }
+        }
+        let mut pending: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for (id, tag) in tag_of {
+            pending.entry(tag).or_default().push(id);
+        }
+        Ok(FreeList {
+            ready: BTreeSet::new(),
+            pending,
+            chain,
+            head,
+            chain_ids,
+        })
+    }
+
+    /// Makes every page freed by a transaction `<= up_to` reusable.
+    pub(crate) fn release(&mut self, up_to: u64) {
+        let keep = self.pending.split_off(&(up_to + 1));
+        for (_, ids) in std::mem::replace(&mut self.pending, keep) {
+            self.ready.extend(ids);
+        }
+    }
+
+    pub(crate) fn ready_count(&self) -> u64 {
+        self.ready.len() as u64
+    }
+
+    pub(crate) fn pending_count(&self) -> u64 {
+        self.pending.values().map(|ids| ids.len() as u64).sum()
+    }
+
+    /// Every free page id, ready or pending.
+    pub(crate) fn free_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ready
+            .iter()
+            .copied()
+            .chain(self.pending.values().flatten().copied())
+    }
+
+    /// The freelist's own pages.
+    pub(crate) fn chain_pages(&self) -> &[u64] {
+        &self.chain
+    }
+
+    /// Takes `count` consecutive ready pages, lowest first.
+    pub(super) fn take_run(&mut self, count: u64) -> Option<u64> {
+        if count == 1 {
+            return self.ready.pop_first();
+        }
+        let (mut start, mut len) = (0, 0);
+        for &id in &self.ready {
+            if len > 0 && id == start + len {
+                len += 1;
+            } else {
+                start = id;
+                len = 1;
+            }
+            if len == count {
+                for page in start..start + count {
+                    self.ready.remove(&page);
+                }
+                return Some(start);
+            }
+        }
+        None
+    }
+
+    /// The records a snapshot of the whole state consists of.
+    pub(super) fn snapshot_records(&self) -> Vec<(RecordKind, u64, Vec<u64>)> {
+        let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().copied().collect())];
+        for (&tag, ids) in &self.pending {
+            records.push((RecordKind::Freed, tag, ids.clone()));
+        }
+        records
+    }
+}
+
+/// Freelist pages needed for `records` at `capacity` ids a page (empty records need none).
+pub(super) fn pages_needed(records: &[(RecordKind, u64, Vec<u64>)], capacity: usize) -> usize {
+    records.iter().map(|r| r.2.len().div_ceil(capacity)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_moves_only_old_enough_pages() {
+        let mut list = FreeList::default();
+        list.pending.insert(3, vec![10, 11]);
+        list.pending.insert(5, vec![12]);
+        list.release(4);
+        assert_eq!(list.ready.iter().copied().collect::<Vec<_>>(), vec![10, 11]);
+        assert_eq!(list.pending_count(), 1);
+        list.release(5);
+        assert_eq!(list.ready_count(), 3);
+    }
+
+    #[test]
+    fn take_run_finds_consecutive_pages() {
+        let mut list = FreeList::default();
+        list.ready.extend([4, 6, 7, 8, 10]);
+        assert_eq!(list.take_run(3), Some(6));
+        assert_eq!(list.take_run(2), None);
+        assert_eq!(list.take_run(1), Some(4));
+        assert_eq!(list.ready.iter().copied().collect::<Vec<_>>(), vec![10]);
+    }
+}

@@ -1,0 +1,47 @@
+//! The pager: the page store the B+ tree works on. Readers see a snapshot through
+//! [`ReadPages`]; a write transaction uses [`CowPager`], which copies a page before its first
+//! change, allocates from the freelist and writes its pages at commit. The tree only sees the
+//! [`PageSource`] and [`PageStore`] traits, never which storage mode is behind them.
+
+mod cow;
+mod freelist;
+mod read;
+
+pub(crate) use cow::{CowPager, PagerStart};
+pub(crate) use freelist::FreeList;
+pub(crate) use read::ReadPages;
+
+use crate::error::Result;
+use crate::format::PageKind;
+use crate::ids::{PageId, Ptr};
+
+/// Read access to tree pages and overflow values.
+pub(crate) trait PageSource {
+    fn page_size(&self) -> usize;
+    /// The page `ptr` points to, checked against `ptr.crc` (unless the page was written by
+    /// the current transaction and is not sealed yet).
+    fn page(&self, ptr: Ptr) -> Result<&[u8]>;
+    /// The `len` bytes of the value stored in the overflow run at `ptr`.
+    fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]>;
+}
+
+/// Write access for one transaction.
+pub(crate) trait PageStore: PageSource {
+    /// Whether `id` was written by this transaction (and may be changed in place).
+    fn is_dirty(&self, id: PageId) -> bool;
+    /// A dirty page's bytes; `id` must be dirty.
+    fn page_mut(&mut self, id: PageId) -> &mut [u8];
+    /// Makes the page at `ptr` changeable and returns its id: a copy on a fresh page in
+    /// copy-on-write mode (the original is freed), the page itself if already dirty.
+    fn make_dirty(&mut self, ptr: Ptr) -> Result<PageId>;
+    /// A fresh, empty node of `kind`.
+    fn allocate(&mut self, kind: PageKind) -> Result<PageId>;
+    /// Releases a tree page no longer reachable from this transaction's trees.
+    fn free(&mut self, id: PageId) -> Result<()>;
+    /// Stores `value` in a new overflow run and returns the pointer to it.
+    fn write_overflow(&mut self, value: &[u8]) -> Result<Ptr>;
+    /// Releases the overflow run at `ptr` holding `len` bytes.
+    fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()>;
+    /// Computes and stores the checksum of dirty page `id` (its content is final).
+    fn seal(&mut self, id: PageId) -> Result<u32>;
+}

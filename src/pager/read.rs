@@ -1,0 +1,80 @@
+//! Page access for a read snapshot: zero-copy slices of the map, verified.
+
+use super::PageSource;
+use crate::error::{Error, Result};
+use crate::format::HEADER_SIZE;
+use crate::format::header::verify_page;
+use crate::format::overflow;
+use crate::ids::{PageId, Ptr};
+use crate::io::Mapping;
+
+/// Pages of one committed snapshot, read from the map.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadPages<'a> {
+    pub map: &'a Mapping,
+    pub page_size: usize,
+    /// Pages at or beyond this id do not exist in the snapshot.
+    pub high_water: u64,
+    pub verify: bool,
+}
+
+impl<'a> ReadPages<'a> {
+    /// The raw bytes of `pages` pages starting at `id`, unchecked beyond bounds.
+    pub(crate) fn raw(&self, id: PageId, pages: u64) -> Result<&'a [u8]> {
+        let end = id.0.checked_add(pages);
+        if id.0 < 2 || end.is_none_or(|end| end > self.high_water) {
+            return Err(Error::corruption(
+                id,
+                format!(
+                    "pointer to pages {}..+{pages} outside the data pages 2..{}",
+                    id.0, self.high_water
+                ),
+            ));
+        }
+        let len = pages as usize * self.page_size;
+        self.map
+            .slice(id.0 * self.page_size as u64, len)
+            .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the file"))
+    }
+
+    pub(crate) fn checked_page(&self, ptr: Ptr) -> Result<&'a [u8]> {
+        let bytes = self.raw(ptr.page, 1)?;
+        verify_page(bytes, ptr.page, Some(ptr.crc), self.verify)?;
+        Ok(bytes)
+    }
+
+    pub(crate) fn checked_overflow(&self, ptr: Ptr, len: u64) -> Result<&'a [u8]> {
+        let first = self.raw(ptr.page, 1)?;
+        verify_page(first, ptr.page, Some(ptr.crc), false)?;
+        let pages = overflow::check_header(first, ptr.page, self.page_size, len)?;
+        let run = self.raw(ptr.page, pages)?;
+        let end = HEADER_SIZE + len as usize;
+        if self.verify {
+            let actual = crc32c::crc32c(&run[4..end]);
+            if actual != ptr.crc {
+                return Err(Error::corruption(
+                    ptr.page,
+                    format!(
+                        "overflow run checksum mismatch: expected {:#010x}, computed {actual:#010x}",
+                        ptr.crc
+                    ),
+                ));
+            }
+        }
+        Ok(&run[HEADER_SIZE..end])
+    }
+}
+
+impl PageSource for ReadPages<'_> {
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    fn page(&self, ptr: Ptr) -> Result<&[u8]> {
+        self.checked_page(ptr)
+    }
+
+    fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
+        self.checked_overflow(ptr, len)
+    }
+}

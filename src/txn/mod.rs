@@ -1,0 +1,17 @@
+//! Transactions and tables: reader registration and snapshots, the write transaction and
+//! its commit protocol, the catalog of named tables.
+
+mod catalog;
+mod commit;
+mod range;
+mod read;
+mod shared;
+mod snapshot;
+mod write;
+
+pub(crate) use catalog::{TableRecord, validate_table_name};
+pub use range::Range;
+pub use read::{ReadTable, ReadTransaction};
+pub(crate) use shared::{Published, Shared, WriterState};
+pub(crate) use snapshot::Snapshot;
+pub use write::{Table, WriteTransaction};

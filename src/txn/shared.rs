@@ -1,0 +1,90 @@
+//! State shared by every transaction of one open database.
+
+use super::Snapshot;
+use crate::Durability;
+use crate::error::{Error, Result};
+use crate::format::Meta;
+use crate::io::{Mapping, Storage};
+use crate::pager::FreeList;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub storage: Box<dyn Storage>,
+    pub page_size: usize,
+    pub verify: bool,
+    pub durability: Durability,
+    pub read_only: bool,
+    /// The newest meta at open was not whole and the older one was used.
+    pub fell_back: bool,
+    pub published: Mutex<Published>,
+    /// Held for the life of a write transaction: one writer at a time.
+    pub writer: Mutex<WriterState>,
+}
+
+/// What readers see: the newest committed snapshot, and which snapshots are still read.
+/// Held only for an instant by readers and by the writer.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub snapshot: Arc<Snapshot>,
+    /// Live readers per snapshot transaction id.
+    pub readers: BTreeMap<u64, usize>,
+    /// The newest transaction known to be on disk whole.
+    pub durable_txn: u64,
+}
+
+/// The writer's bookkeeping between transactions.
+#[derive(Debug)]
+pub(crate) struct WriterState {
+    pub meta: Meta,
+    /// `None` until first needed, and after a failed commit (reloaded from `meta`).
+    pub freelist: Option<FreeList>,
+    /// The highest transaction id ever seen in the file; new ids are larger.
+    pub last_txn: u64,
+    pub map: Arc<Mapping>,
+    pub file_len: u64,
+    pub poisoned: bool,
+}
+
+impl Shared {
+    pub(crate) fn published(&self) -> MutexGuard<'_, Published> {
+        // A panic while holding this lock cannot leave it inconsistent: every update is a
+        // single assignment or counter change.
+        self.published.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn lock_writer(&self) -> Result<MutexGuard<'_, WriterState>> {
+        let guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.poisoned {
+            return Err(Error::Poisoned);
+        }
+        Ok(guard)
+    }
+
+    /// Registers a reader of the newest snapshot.
+    pub(crate) fn pin_newest(&self) -> Arc<Snapshot> {
+        let mut published = self.published();
+        let snapshot = published.snapshot.clone();
+        *published.readers.entry(snapshot.meta.txn_id.0).or_default() += 1;
+        snapshot
+    }
+
+    pub(crate) fn unpin(&self, txn: u64) {
+        let mut published = self.published();
+        if let Some(count) = published.readers.get_mut(&txn) {
+            *count -= 1;
+            if *count == 0 {
+                published.readers.remove(&txn);
+            }
+        }
+    }
+
+    /// Pages freed by a transaction up to this id may be reused: no live reader can reach
+    /// them and no power loss can bring back a state that does.
+    pub(crate) fn reuse_threshold(&self) -> u64 {
+        let published = self.published();
+        let oldest_reader = published.readers.keys().next().copied().unwrap_or(u64::MAX);
+        oldest_reader.min(published.durable_txn)
+    }
+}

@@ -1,0 +1,48 @@
+//! One committed state: its meta and a map that covers every page it can reach.
+
+use crate::error::Result;
+use crate::format::Meta;
+use crate::ids::Ptr;
+use crate::io::Mapping;
+use crate::pager::{PageSource, ReadPages};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub meta: Meta,
+    pub map: Arc<Mapping>,
+    pub verify: bool,
+}
+
+impl Snapshot {
+    pub(crate) fn pages(&self) -> ReadPages<'_> {
+        ReadPages {
+            map: &self.map,
+            page_size: self.meta.page_size as usize,
+            high_water: self.meta.high_water,
+            verify: self.verify,
+        }
+    }
+
+    /// The same pages, with every checksum verified whatever the database's setting.
+    pub(crate) fn verified_pages(&self) -> ReadPages<'_> {
+        ReadPages {
+            verify: true,
+            ..self.pages()
+        }
+    }
+}
+
+impl PageSource for Snapshot {
+    fn page_size(&self) -> usize {
+        self.meta.page_size as usize
+    }
+
+    fn page(&self, ptr: Ptr) -> Result<&[u8]> {
+        self.pages().checked_page(ptr)
+    }
+
+    fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
+        self.pages().checked_overflow(ptr, len)
+    }
+}

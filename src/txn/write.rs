@@ -1,0 +1,337 @@
+//! The write transaction and its tables. One at a time; sees its own writes; dropped
+//! without `commit`, it leaves no trace.
+
+use super::commit::{self, CommitInput};
+use super::range::{Range, bounds};
+use super::read::table_names;
+use super::{Shared, TableRecord, WriterState, validate_table_name};
+use crate::btree::{self, RangeIter};
+use crate::error::{Error, Result};
+use crate::ids::Ptr;
+use crate::pager::{CowPager, FreeList, PageStore, PagerStart, ReadPages};
+use crate::{Durability, MAX_KEY_LEN, MAX_VALUE_LEN};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeBounds;
+use std::sync::MutexGuard;
+
+/// A table's tree as this transaction has it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableState {
+    pub root: Option<Ptr>,
+    pub len: u64,
+    /// Created or changed: its record must be written at commit.
+    pub changed: bool,
+}
+
+/// The single write transaction. Dropping it aborts.
+#[derive(Debug)]
+pub struct WriteTransaction<'db> {
+    shared: &'db Shared,
+    state: MutexGuard<'db, WriterState>,
+    /// `None` once committed or aborted.
+    pager: Option<CowPager<'db>>,
+    txn: u64,
+    catalog: Option<Ptr>,
+    tables: BTreeMap<String, TableState>,
+    deleted: BTreeSet<String>,
+    durability: Durability,
+    /// An operation failed part-way: the transaction can only be aborted.
+    failed: bool,
+}
+
+impl<'db> WriteTransaction<'db> {
+    pub(crate) fn begin(shared: &'db Shared) -> Result<Self> {
+        if shared.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let mut state = shared.lock_writer()?;
+        let durable = shared.published().durable_txn;
+        // Transaction N writes meta N % 2 and must never overwrite the slot of the newest
+        // durable meta, so ids skip one after a non-durable commit (DESIGN.md, "Meta slots").
+        let mut txn = state.last_txn + 1;
+        if txn % 2 == durable % 2 {
+            txn += 1;
+        }
+        let freelist = match state.freelist.take() {
+            Some(list) => list,
+            None => load_freelist(shared, &state)?,
+        };
+        let mut freelist = freelist;
+        freelist.release(shared.reuse_threshold());
+        let pager = CowPager::new(PagerStart {
+            storage: &*shared.storage,
+            map: state.map.clone(),
+            page_size: shared.page_size,
+            verify: shared.verify,
+            txn,
+            high_water: state.meta.high_water,
+            file_len: state.file_len,
+            freelist,
+        });
+        let catalog = state.meta.catalog;
+        Ok(WriteTransaction {
+            shared,
+            state,
+            pager: Some(pager),
+            txn,
+            catalog,
+            tables: BTreeMap::new(),
+            deleted: BTreeSet::new(),
+            durability: shared.durability,
+            failed: false,
+        })
+    }
+
+    fn pager(&mut self) -> &mut CowPager<'db> {
+        self.pager
+            .as_mut()
+            .expect("the pager lives until commit or abort")
+    }
+
+    /// Overrides the database's durability for this commit.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// The id this transaction commits as.
+    pub fn id(&self) -> u64 {
+        self.txn
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::TransactionFailed);
+        }
+        Ok(())
+    }
+
+    /// The table's state, read from the catalog on first use.
+    fn table_state(&mut self, name: &str) -> Result<Option<TableState>> {
+        if let Some(state) = self.tables.get(name) {
+            return Ok(Some(*state));
+        }
+        if self.deleted.contains(name) {
+            return Ok(None);
+        }
+        let catalog = self.catalog;
+        let pager = self
+            .pager
+            .as_ref()
+            .expect("the pager lives until commit or abort");
+        let found = btree::get(pager, catalog, name.as_bytes())?;
+        found
+            .map(|bytes| {
+                let record =
+                    TableRecord::decode(bytes, catalog.map_or(crate::ids::PageId(0), |c| c.page))?;
+                Ok(TableState {
+                    root: record.root,
+                    len: record.len,
+                    changed: false,
+                })
+            })
+            .transpose()
+    }
+
+    /// Opens a table for reading and writing, creating it if missing.
+    pub fn open_table(&mut self, name: &str) -> Result<Table<'_>> {
+        validate_table_name(name)?;
+        self.check_usable()?;
+        let state = self.table_state(name)?.unwrap_or(TableState {
+            root: None,
+            len: 0,
+            changed: true,
+        });
+        let state = self.tables.entry(name.to_owned()).or_insert(state);
+        Ok(Table {
+            pager: self
+                .pager
+                .as_mut()
+                .expect("the pager lives until commit or abort"),
+            state,
+            failed: &mut self.failed,
+        })
+    }
+
+    /// Deletes a table and frees its pages; `false` if it did not exist.
+    pub fn delete_table(&mut self, name: &str) -> Result<bool> {
+        validate_table_name(name)?;
+        self.check_usable()?;
+        let Some(state) = self.table_state(name)? else {
+            return Ok(false);
+        };
+        let freed = btree::free_tree(self.pager(), state.root);
+        if freed.is_err() {
+            self.failed = true;
+        }
+        freed?;
+        self.tables.remove(name);
+        self.deleted.insert(name.to_owned());
+        Ok(true)
+    }
+
+    /// The names of all tables as this transaction sees them, sorted.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        let pager = self
+            .pager
+            .as_ref()
+            .expect("the pager lives until commit or abort");
+        let mut names: BTreeSet<String> = table_names(pager, self.catalog)?
+            .into_iter()
+            .filter(|name| !self.deleted.contains(name))
+            .collect();
+        names.extend(self.tables.keys().cloned());
+        Ok(names.into_iter().collect())
+    }
+
+    /// Makes every change durable (per the durability setting) and visible to new readers.
+    pub fn commit(mut self) -> Result<()> {
+        self.check_usable()?;
+        let pager = self
+            .pager
+            .take()
+            .expect("the pager lives until commit or abort");
+        commit::commit(CommitInput {
+            shared: self.shared,
+            state: &mut self.state,
+            pager,
+            txn: self.txn,
+            catalog: self.catalog,
+            tables: std::mem::take(&mut self.tables),
+            deleted: std::mem::take(&mut self.deleted),
+            durability: self.durability,
+        })
+    }
+
+    /// Discards every change.
+    pub fn abort(self) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+}
+
+impl Drop for WriteTransaction<'_> {
+    fn drop(&mut self) {
+        if let Some(pager) = self.pager.take() {
+            self.state.freelist = Some(pager.rollback());
+        }
+    }
+}
+
+fn load_freelist(shared: &Shared, state: &WriterState) -> Result<FreeList> {
+    let pages = ReadPages {
+        map: &state.map,
+        page_size: shared.page_size,
+        high_water: state.meta.high_water,
+        verify: shared.verify,
+    };
+    FreeList::load(&pages, state.meta.freelist)
+}
+
+/// A table inside a write transaction.
+pub struct Table<'txn> {
+    pager: &'txn mut dyn PageStore,
+    state: &'txn mut TableState,
+    failed: &'txn mut bool,
+}
+
+impl std::fmt::Debug for Table<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("root", &self.state.root)
+            .field("len", &self.state.len)
+            .finish()
+    }
+}
+
+impl Table<'_> {
+    /// The value stored under `key`, including this transaction's writes.
+    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        btree::get(&*self.pager, self.state.root, key)
+    }
+
+    /// Entries with keys in `r`, in order; iterate from either end.
+    pub fn range<'k>(&self, r: impl RangeBounds<&'k [u8]>) -> Result<Range<'_>> {
+        let (start, end) = bounds(&r);
+        Ok(Range::new(RangeIter::new(
+            &*self.pager,
+            self.state.root,
+            start,
+            end,
+        )?))
+    }
+
+    /// All entries, in order.
+    pub fn iter(&self) -> Result<Range<'_>> {
+        self.range(..)
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.state.len)
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.state.len == 0)
+    }
+
+    /// The entry with the smallest key.
+    pub fn first(&self) -> Result<Option<(&[u8], &[u8])>> {
+        self.iter()?.next().transpose()
+    }
+
+    /// The entry with the largest key.
+    pub fn last(&self) -> Result<Option<(&[u8], &[u8])>> {
+        self.iter()?.next_back().transpose()
+    }
+
+    fn guard<T>(&mut self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            *self.failed = true;
+        }
+        result
+    }
+
+    /// Inserts `value` under `key`, replacing any value there.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if *self.failed {
+            return Err(Error::TransactionFailed);
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max: MAX_KEY_LEN,
+            });
+        }
+        if value.len() > MAX_VALUE_LEN {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: MAX_VALUE_LEN,
+            });
+        }
+        let result = btree::insert(self.pager, self.state.root, key, value);
+        let (root, existed) = self.guard(result)?;
+        self.state.root = Some(root);
+        self.state.len += u64::from(!existed);
+        self.state.changed = true;
+        Ok(())
+    }
+
+    /// Removes `key`; `true` if it was there.
+    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        if *self.failed {
+            return Err(Error::TransactionFailed);
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Ok(false);
+        }
+        let result = btree::remove(self.pager, self.state.root, key);
+        let (root, removed) = self.guard(result)?;
+        if removed {
+            self.state.root = root;
+            self.state.len -= 1;
+            self.state.changed = true;
+        }
+        Ok(removed)
+    }
+}

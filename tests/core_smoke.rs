@@ -1,0 +1,94 @@
+//! Quick end-to-end checks of the engine's main paths, each ending in `check()`.
+
+use bough::{Database, Durability};
+use std::collections::BTreeMap;
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key{:08}", i.wrapping_mul(2654435761) % 1_000_000).into_bytes()
+}
+
+#[test]
+fn insert_get_remove_many_with_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut model = BTreeMap::new();
+    {
+        let db = Database::open(&path).unwrap();
+        for round in 0..5u64 {
+            let mut tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table("t").unwrap();
+                for i in 0..2000u64 {
+                    let k = key(round * 2000 + i);
+                    let v = vec![(i % 251) as u8; (i % 300) as usize];
+                    t.insert(&k, &v).unwrap();
+                    model.insert(k, v);
+                }
+                for i in 0..700u64 {
+                    let k = key(round * 1500 + i);
+                    let removed = t.remove(&k).unwrap();
+                    assert_eq!(removed, model.remove(&k).is_some());
+                }
+                assert_eq!(t.len().unwrap(), model.len() as u64);
+            }
+            tx.commit().unwrap();
+            db.check().unwrap();
+        }
+    }
+    let db = Database::open(&path).unwrap();
+    db.check().unwrap();
+    let rtx = db.begin_read().unwrap();
+    let t = rtx.open_table("t").unwrap();
+    assert_eq!(t.len().unwrap(), model.len() as u64);
+    let all: Vec<(Vec<u8>, Vec<u8>)> = t
+        .iter()
+        .unwrap()
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
+    assert_eq!(all, expected);
+    let back: Vec<Vec<u8>> = t
+        .iter()
+        .unwrap()
+        .rev()
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    let mut keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    keys.reverse();
+    assert_eq!(back, keys);
+}
+
+#[test]
+fn large_values_and_deleting_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("db")).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let mut tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table("big").unwrap();
+        t.insert(b"a", &big).unwrap();
+        t.insert(b"b", &big[..5000]).unwrap();
+        assert_eq!(t.get(b"a").unwrap().unwrap(), &big[..]);
+    }
+    tx.commit().unwrap();
+    db.check().unwrap();
+    let rtx = db.begin_read().unwrap();
+    assert_eq!(rtx.open_table("big").unwrap().get(b"a").unwrap().unwrap(), &big[..]);
+    drop(rtx);
+    let mut tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table("big").unwrap();
+        assert!(t.remove(b"a").unwrap());
+        assert!(t.remove(b"b").unwrap());
+        assert!(t.is_empty().unwrap());
+    }
+    tx.set_durability(Durability::None);
+    tx.commit().unwrap();
+    db.check().unwrap();
+    let mut tx = db.begin_write().unwrap();
+    assert!(tx.delete_table("big").unwrap());
+    tx.commit().unwrap();
+    let report = db.check().unwrap();
+    assert_eq!(report.tables, 0);
+}
