@@ -13,9 +13,18 @@ mod format;
 mod ids;
 mod io;
 mod pager;
+mod plant;
 mod txn;
 
-pub use db::{Builder, CheckReport, Database, Stats};
+/// Test support: the simulated disk and, with the `planted-bugs` feature, known protocol
+/// bugs to plant. Not part of the stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::io::sim::*;
+    pub use crate::plant::{Bug, plant};
+}
+
+pub use db::{Builder, CheckReport, CommitProtocol, Database, Stats};
 pub use error::{Error, Result};
 pub use txn::{Range, ReadTable, ReadTransaction, Table, WriteTransaction};
 

@@ -115,6 +115,12 @@ fn join_siblings<S: PageStore + ?Sized>(
                 .map(|i| n.cell(i).map(<[u8]>::to_vec))
                 .collect::<Result<Vec<_>>>()
         };
+        if l.is_branch() != r.is_branch() {
+            return Err(crate::error::Error::corruption(
+                right,
+                "sibling pages of different kinds",
+            ));
+        }
         (l.is_branch(), collect(&l)?, collect(&r)?)
     };
     let mut cells: Vec<NewCell> = left_cells.iter().map(|c| NewCell::Raw(c)).collect();

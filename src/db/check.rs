@@ -147,7 +147,7 @@ impl Database {
         freelist.release(self.shared.reuse_threshold());
         Ok(Stats {
             page_size: meta.page_size as usize,
-            file_size: std::fs::metadata(&self.path)?.len(),
+            file_size: self.shared.storage.len()?,
             txn_id: meta.txn_id.0,
             depth: summary.depth,
             branch_pages: summary.branch_pages,

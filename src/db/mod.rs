@@ -5,6 +5,17 @@ mod open;
 
 pub use check::{CheckReport, Stats};
 
+/// How a durable commit reaches the disk (DESIGN.md, "Commit protocol").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CommitProtocol {
+    /// Pages and meta written together, one sync; the open verifies the newest commit and
+    /// falls back to the previous one if it did not reach the disk whole (the default).
+    #[default]
+    OneSync,
+    /// Pages, sync, meta, sync: no verification needed at open (LMDB's and bbolt's way).
+    TwoSync,
+}
+
 use crate::Durability;
 use crate::error::{Error, Result};
 use crate::format::valid_page_size;
@@ -25,6 +36,7 @@ pub struct Builder {
     durability: Durability,
     read_only: bool,
     verify_checksums: bool,
+    protocol: CommitProtocol,
 }
 
 impl Default for Builder {
@@ -34,6 +46,7 @@ impl Default for Builder {
             durability: Durability::Immediate,
             read_only: false,
             verify_checksums: true,
+            protocol: CommitProtocol::OneSync,
         }
     }
 }
@@ -66,16 +79,35 @@ impl Builder {
         self
     }
 
+    /// How durable commits are written (default [`CommitProtocol::OneSync`]).
+    pub fn commit_protocol(mut self, protocol: CommitProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// Opens the database at `path`, creating it (read-write only) if missing.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         if !valid_page_size(self.page_size) {
             return Err(Error::InvalidPageSize(self.page_size));
         }
         let path = path.as_ref();
-        let shared = open::open(path, self)?;
+        let shared = open::open_file(path, self)?;
         Ok(Database {
             shared,
             path: path.to_owned(),
+        })
+    }
+
+    /// Opens a database on a simulated disk, creating it if the disk is empty (tests).
+    #[doc(hidden)]
+    pub fn open_simulated(&self, disk: crate::io::sim::SimDisk) -> Result<Database> {
+        if !valid_page_size(self.page_size) {
+            return Err(Error::InvalidPageSize(self.page_size));
+        }
+        let shared = open::open_storage(Box::new(disk), self)?;
+        Ok(Database {
+            shared,
+            path: PathBuf::from("<simulated disk>"),
         })
     }
 }

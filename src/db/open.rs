@@ -2,9 +2,10 @@
 
 use super::Builder;
 use crate::error::{Error, Result};
+use crate::format::header::verify_page;
 use crate::format::meta::MetaError;
 use crate::format::node::{LeafValue, Node};
-use crate::format::{FORMAT_VERSION, Meta, PageHeader, PageKind, freelist_page, valid_page_size};
+use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_size};
 use crate::ids::{Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Storage};
 use crate::pager::ReadPages;
@@ -14,7 +15,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-pub(super) fn open(path: &Path, options: &Builder) -> Result<Shared> {
+pub(super) fn open_file(path: &Path, options: &Builder) -> Result<Shared> {
     if !options.read_only && !path.exists() {
         create(path, options.page_size)?;
     }
@@ -24,18 +25,52 @@ pub(super) fn open(path: &Path, options: &Builder) -> Result<Shared> {
         LockMode::Exclusive
     };
     let storage = FileStorage::open(path, mode)?.ok_or(Error::AlreadyOpen)?;
-    let file_len = storage.len()?;
-    let metas = read_metas(&storage, file_len)?;
+    open_storage(Box::new(storage), options)
+}
+
+fn first_meta(page_size: usize) -> Meta {
+    Meta {
+        page_size: page_size as u32,
+        txn_id: TxnId(0),
+        catalog: None,
+        freelist: None,
+        high_water: 2,
+        pages_synced_first: true,
+    }
+}
+
+/// Writes the first meta of a new database (page 1 stays zero: an invalid meta).
+fn initialise(storage: &dyn Storage, page_size: usize) -> Result<()> {
+    storage.write_at(&first_meta(page_size).encode(), 0)?;
+    storage.write_at(&vec![0u8; page_size], page_size as u64)?;
+    storage.sync(true)?;
+    Ok(())
+}
+
+pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Result<Shared> {
+    let mut file_len = storage.len()?;
+    if file_len == 0 && !options.read_only {
+        initialise(&*storage, options.page_size)?;
+        file_len = storage.len()?;
+    }
+    let (metas, damaged_meta) = read_metas(&*storage, file_len)?;
     let map = Arc::new(storage.map(file_len)?);
     let (meta, fell_back) = choose_meta(&map, &metas)?;
+    if damaged_meta {
+        log::warn!(
+            "bough: one meta page is damaged or torn; opened the other (transaction {})",
+            meta.txn_id.0
+        );
+    }
+    let fell_back = fell_back || damaged_meta;
     let page_size = meta.page_size as usize;
     let last_txn = metas.iter().map(|m| m.txn_id.0).max().unwrap_or(0);
     let mut durable_txn = meta.txn_id.0;
-    if !meta.durable && !options.read_only {
+    if !meta.pages_synced_first && !options.read_only {
         // Everything the chosen meta reaches is whole (verified above); one sync makes it
         // durable before any page it frees can be reused.
         storage.sync(true)?;
-    } else if !meta.durable {
+    } else if !meta.pages_synced_first {
         durable_txn = 0;
     }
     let snapshot = Arc::new(Snapshot {
@@ -44,10 +79,11 @@ pub(super) fn open(path: &Path, options: &Builder) -> Result<Shared> {
         verify: options.verify_checksums,
     });
     Ok(Shared {
-        storage: Box::new(storage),
+        storage,
         page_size,
         verify: options.verify_checksums,
         durability: options.durability,
+        protocol: options.protocol,
         read_only: options.read_only,
         fell_back,
         published: Mutex::new(Published {
@@ -61,6 +97,7 @@ pub(super) fn open(path: &Path, options: &Builder) -> Result<Shared> {
             last_txn,
             map,
             file_len,
+            length_unsynced: false,
             poisoned: false,
         }),
     })
@@ -79,17 +116,7 @@ fn create(path: &Path, page_size: usize) -> Result<()> {
     scratch_name.push(".bough-creating");
     let scratch = path.with_file_name(scratch_name);
     let storage = FileStorage::create_scratch(&scratch)?.ok_or(Error::AlreadyOpen)?;
-    let meta = Meta {
-        page_size: page_size as u32,
-        txn_id: TxnId(0),
-        catalog: None,
-        freelist: None,
-        high_water: 2,
-        durable: true,
-    };
-    storage.write_at(&meta.encode(), 0)?;
-    storage.write_at(&vec![0u8; page_size], page_size as u64)?;
-    storage.sync(true)?;
+    initialise(&storage, page_size)?;
     let linked = match fs::hard_link(&scratch, path) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
@@ -104,8 +131,9 @@ fn create(path: &Path, page_size: usize) -> Result<()> {
     Ok(())
 }
 
-/// Every valid meta in the file (at most one per slot), all of one page size.
-fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<Vec<Meta>> {
+/// Every valid meta in the file (at most one per slot), all of one page size, newest first;
+/// and whether a slot holds a meta that is damaged (written, but not valid).
+fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)> {
     let mut found = Vec::new();
     let mut version = None;
     let mut read = |offset: u64, slot: u64| -> Result<Option<Meta>> {
@@ -157,21 +185,39 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<Vec<Meta>> {
         .page_size;
     found.retain(|m| m.page_size == size);
     found.sort_by_key(|m| std::cmp::Reverse(m.txn_id));
-    Ok(found)
+    let mut damaged = false;
+    if found.len() < 2 {
+        // A slot never written is all zeros; anything else that is not valid was damaged.
+        let valid_slot = found[0].txn_id.0 % 2;
+        let offset = (1 - valid_slot) * size as u64;
+        let mut buf = [0u8; crate::format::meta::META_SIZE];
+        damaged = file_len < offset + buf.len() as u64
+            || storage.read_at(&mut buf, offset).is_err()
+            || buf.iter().any(|&b| b != 0);
+    }
+    Ok((found, damaged))
 }
 
 /// The newest meta whose tree is whole, and whether an older one had to be used.
 fn choose_meta(map: &crate::io::Mapping, metas: &[Meta]) -> Result<(Meta, bool)> {
     let newest = &metas[0];
     let older = metas.get(1);
-    if newest.durable {
+    if newest.pages_synced_first {
         return Ok((newest.clone(), false));
     }
     let since = older.map_or(0, |m| m.txn_id.0);
     match verify_recent(map, newest, since) {
         Ok(()) => Ok((newest.clone(), false)),
         Err(e) => match older {
-            Some(older) => Ok((older.clone(), true)),
+            Some(older) => {
+                log::warn!(
+                    "bough: the newest commit (transaction {}) did not reach the disk whole ({e}); \
+                     opened the previous one (transaction {})",
+                    newest.txn_id.0,
+                    older.txn_id.0
+                );
+                Ok((older.clone(), true))
+            }
             None => Err(e),
         },
     }
@@ -223,9 +269,11 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
                     work.extend(record.root.map(|root| (root, false)));
                 }
                 LeafValue::Overflow { ptr: run, len } => {
+                    // The recorded checksum is compared for every run (a lost write leaves
+                    // an older run with its own checksum); new runs are hashed whole.
                     let first = pages.raw(run.page, 1)?;
-                    let header = PageHeader::of(first);
-                    if header.kind() != Some(PageKind::Overflow) || header.txn_id.get() > since {
+                    verify_page(first, run.page, Some(run.crc), false)?;
+                    if PageHeader::of(first).txn_id.get() > since {
                         pages.checked_overflow(run, len)?;
                     }
                 }

@@ -7,7 +7,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 pub(crate) const MAGIC: [u8; 8] = *b"BOUGHDB\0";
 pub(crate) const META_SIZE: usize = 80;
-const FLAG_DURABLE: u32 = 1;
+const FLAG_PAGES_SYNCED_FIRST: u32 = 1;
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Debug)]
 #[repr(C)]
@@ -39,9 +39,9 @@ pub(crate) struct Meta {
     pub freelist: Option<Ptr>,
     /// Pages `[0, high_water)` are in use or free; none beyond.
     pub high_water: u64,
-    /// Written by a commit that synced its pages before this meta (DESIGN.md, "Non-durable
-    /// commits").
-    pub durable: bool,
+    /// Written after its pages were synced (two-phase commit): its tree is whole whenever the
+    /// meta is. Otherwise the open verifies the tree (DESIGN.md, "Commit protocol").
+    pub pages_synced_first: bool,
 }
 
 /// Why bytes did not decode as a meta.
@@ -80,7 +80,7 @@ impl Meta {
             catalog: ptr(raw.catalog_root.get(), raw.catalog_crc.get()),
             freelist: ptr(raw.freelist_head.get(), raw.freelist_crc.get()),
             high_water: raw.high_water.get(),
-            durable: raw.flags.get() & FLAG_DURABLE != 0,
+            pages_synced_first: raw.flags.get() & FLAG_PAGES_SYNCED_FIRST != 0,
         })
     }
 
@@ -93,7 +93,12 @@ impl Meta {
             txn_id: self.txn_id.0.into(),
             catalog_root: self.catalog.map_or(0, |p| p.page.0).into(),
             catalog_crc: self.catalog.map_or(0, |p| p.crc).into(),
-            flags: (if self.durable { FLAG_DURABLE } else { 0 }).into(),
+            flags: (if self.pages_synced_first {
+                FLAG_PAGES_SYNCED_FIRST
+            } else {
+                0
+            })
+            .into(),
             freelist_head: self.freelist.map_or(0, |p| p.page.0).into(),
             freelist_crc: self.freelist.map_or(0, |p| p.crc).into(),
             reserved: 0.into(),
@@ -110,6 +115,9 @@ impl Meta {
 
     /// The meta slot (page 0 or 1) this transaction writes: transaction N writes N % 2.
     pub(crate) fn slot(&self) -> u64 {
+        if crate::plant::planted(crate::plant::Bug::SameMetaSlot) {
+            return 0;
+        }
         self.txn_id.0 % 2
     }
 }
@@ -128,7 +136,7 @@ mod tests {
             }),
             freelist: None,
             high_water: 12,
-            durable: true,
+            pages_synced_first: true,
         }
     }
 

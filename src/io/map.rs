@@ -9,24 +9,34 @@ use std::io;
 /// exactly the bytes asked for, never as one slice of the whole map, so no reference ever
 /// covers a page the writer may be rewriting.
 #[derive(Debug)]
-pub(crate) struct Mapping {
-    raw: Option<MmapRaw>,
+pub(crate) enum Mapping {
+    Empty,
+    File(MmapRaw),
+    /// A copy of a simulated disk's bytes (the simulated disk has no page cache to map).
+    Memory(Box<[u8]>),
 }
 
 impl Mapping {
     pub(crate) fn of_file(file: &File, len: u64) -> io::Result<Self> {
         if len == 0 {
-            return Ok(Mapping { raw: None });
+            return Ok(Mapping::Empty);
         }
         let len = usize::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
         let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
-        Ok(Mapping { raw: Some(raw) })
+        Ok(Mapping::File(raw))
     }
 
     /// The bytes `[offset, offset + len)`, or `None` if any of them lies outside the map.
     pub(crate) fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
-        let raw = self.raw.as_ref()?;
+        let raw = match self {
+            Mapping::Empty => return None,
+            Mapping::Memory(bytes) => {
+                let start = usize::try_from(offset).ok()?;
+                return bytes.get(start..start.checked_add(len)?);
+            }
+            Mapping::File(raw) => raw,
+        };
         let end = offset.checked_add(len as u64)?;
         if end > raw.len() as u64 {
             return None;

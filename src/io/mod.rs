@@ -3,6 +3,7 @@
 
 mod file;
 mod map;
+pub mod sim;
 
 pub(crate) use file::{FileStorage, LockMode};
 pub(crate) use map::Mapping;
@@ -25,4 +26,9 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn sync(&self, with_metadata: bool) -> io::Result<()>;
     /// Maps the first `len` bytes read-only.
     fn map(&self, len: u64) -> io::Result<Mapping>;
+    /// Whether a map shows writes made after it was created (a shared file map does; a
+    /// copy does not, and the pager then maps again after writing).
+    fn map_follows_writes(&self) -> bool {
+        true
+    }
 }

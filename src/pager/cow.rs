@@ -10,6 +10,7 @@ use crate::format::freelist_page::{self, RecordKind};
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow, page_checksum};
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
+use crate::plant::{Bug, planted};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub(crate) struct PagerStart<'a> {
     pub high_water: u64,
     pub file_len: u64,
     pub freelist: FreeList,
+    /// An earlier commit grew the file and its new length is not durable yet.
+    pub length_unsynced: bool,
 }
 
 impl<'a> CowPager<'a> {
@@ -68,7 +71,7 @@ impl<'a> CowPager<'a> {
             taken: Vec::new(),
             loose: Vec::new(),
             freed: Vec::new(),
-            grew: false,
+            grew: start.length_unsynced,
             saved: false,
         }
     }
@@ -94,9 +97,15 @@ impl<'a> CowPager<'a> {
         &self.map
     }
 
-    /// Whether the file grew in this transaction (its size must then be synced).
+    /// Whether the file grew since its length was last synced (the commit must sync it).
     pub(crate) fn grew(&self) -> bool {
         self.grew
+    }
+
+    /// Maps the file again, for storage whose maps do not show later writes.
+    pub(crate) fn remap(&mut self) -> Result<()> {
+        self.map = Arc::new(self.storage.map(self.file_len)?);
+        Ok(())
     }
 
     /// Makes sure pages below `high_water` exist in the file and the map.
@@ -313,6 +322,12 @@ impl PageStore for CowPager<'_> {
             return Ok(ptr.page);
         }
         let mut page: Box<[u8]> = self.pages().checked_page(ptr)?.into();
+        if planted(Bug::UpdateInPlace) {
+            PageHeader::of_mut(&mut page).txn_id = self.txn.into();
+            self.dirty.insert(ptr.page.0, page);
+            self.fresh.insert(ptr.page.0);
+            return Ok(ptr.page);
+        }
         let id = self.alloc_run(1)?;
         let header = PageHeader::of_mut(&mut page);
         header.page_id = id.into();
@@ -340,7 +355,7 @@ impl PageStore for CowPager<'_> {
                 "freeing a page outside the data pages",
             ));
         }
-        if self.fresh.remove(&id.0) {
+        if self.fresh.remove(&id.0) || planted(Bug::ReuseBeforeDurable) {
             self.dirty.remove(&id.0);
             self.loose.push(id.0);
         } else {
@@ -364,6 +379,9 @@ impl PageStore for CowPager<'_> {
         if in_first < value.len() {
             self.storage
                 .write_at(&value[in_first..], offset + self.page_size as u64)?;
+        }
+        if !self.storage.map_follows_writes() {
+            self.remap()?;
         }
         Ok(Ptr {
             page: PageId(start),

@@ -3,12 +3,13 @@
 
 use super::write::TableState;
 use super::{Shared, Snapshot, TableRecord, WriterState};
-use crate::Durability;
 use crate::btree;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::ids::{Ptr, TxnId};
 use crate::pager::CowPager;
+use crate::plant::{Bug, planted};
+use crate::{CommitProtocol, Durability};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     state.last_txn = txn;
     state.map = pager.map().clone();
     state.file_len = pager.file_len();
+    state.length_unsynced = pager.grew() && (outcome.is_err() || !durable);
     match outcome {
         Ok(meta) => {
             state.meta = meta.clone();
@@ -110,26 +112,33 @@ fn write(
     }
     let catalog = btree::seal_tree(pager, catalog)?;
     let freelist = pager.save_freelist()?;
+    let two_phase = durable && shared.protocol == CommitProtocol::TwoSync;
     let meta = Meta {
         page_size: shared.page_size as u32,
         txn_id: TxnId(txn),
         catalog,
         freelist,
         high_water: pager.high_water(),
-        durable,
+        pages_synced_first: two_phase,
     };
     pager.write_dirty()?;
     let storage = &shared.storage;
-    if durable {
-        storage
-            .sync(pager.grew())
-            .map_err(|e| Failure::Sync(e.into()))?;
+    // Growth must be durable before (two-phase) or with (one-sync) the meta that points
+    // into it: fdatasync does not persist a new length on every filesystem.
+    let grew = pager.grew() && !planted(Bug::NoSyncAfterGrowth);
+    if two_phase && !planted(Bug::NoSyncBeforeMeta) {
+        storage.sync(grew).map_err(|e| Failure::Sync(e.into()))?;
     }
     storage
         .write_at(&meta.encode(), meta.slot() * shared.page_size as u64)
         .map_err(Error::from)?;
     if durable {
-        storage.sync(false).map_err(|e| Failure::Sync(e.into()))?;
+        storage
+            .sync(grew && !two_phase)
+            .map_err(|e| Failure::Sync(e.into()))?;
+    }
+    if !storage.map_follows_writes() {
+        pager.remap()?;
     }
     Ok(meta)
 }

@@ -1,11 +1,11 @@
 //! State shared by every transaction of one open database.
 
 use super::Snapshot;
-use crate::Durability;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
 use crate::pager::FreeList;
+use crate::{CommitProtocol, Durability};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,6 +15,7 @@ pub(crate) struct Shared {
     pub page_size: usize,
     pub verify: bool,
     pub durability: Durability,
+    pub protocol: CommitProtocol,
     pub read_only: bool,
     /// The newest meta at open was not whole and the older one was used.
     pub fell_back: bool,
@@ -44,6 +45,8 @@ pub(crate) struct WriterState {
     pub last_txn: u64,
     pub map: Arc<Mapping>,
     pub file_len: u64,
+    /// The file grew since its length was last synced.
+    pub length_unsynced: bool,
     pub poisoned: bool,
 }
 

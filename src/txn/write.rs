@@ -67,6 +67,7 @@ impl<'db> WriteTransaction<'db> {
             high_water: state.meta.high_water,
             file_len: state.file_len,
             freelist,
+            length_unsynced: state.length_unsynced,
         });
         let catalog = state.meta.catalog;
         Ok(WriteTransaction {

@@ -1,0 +1,308 @@
+//! A simulated disk for crash and fault testing (DESIGN.md, "Fault model"). Writes are
+//! volatile until a sync; a crash image keeps, loses or tears (per 512-byte sector) each
+//! unsynced write, applies the kept ones in any order, and keeps an unsynced change of length
+//! only sometimes. Every choice comes from a seed, so any failure replays exactly.
+
+use super::{Mapping, Storage};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The sector size at which unsynced writes tear.
+pub const SECTOR: usize = 512;
+
+/// One operation on the disk, as recorded.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Write { offset: u64, data: Vec<u8> },
+    SetLen(u64),
+    Sync { with_metadata: bool },
+}
+
+/// Faults to inject, counted in operations (writes, length changes, syncs) from the start.
+#[derive(Clone, Debug, Default)]
+pub struct FaultPlan {
+    /// Every operation from this one on fails with EIO (the disk is gone: a crash).
+    pub crash_at_op: Option<u64>,
+    /// The sync that is this operation fails with EIO (and loses nothing yet).
+    pub fail_sync_at_op: Option<u64>,
+    /// The write that is this operation fails with EIO, writing nothing.
+    pub fail_write_at_op: Option<u64>,
+    /// The write that is this operation writes only its first half, then fails.
+    pub short_write_at_op: Option<u64>,
+    /// Writes and length changes reaching beyond this byte fail with ENOSPC.
+    pub disk_full_at: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// What reads see: the page cache.
+    volatile: Vec<u8>,
+    ops: u64,
+    record: bool,
+    events: Vec<Event>,
+    faults: FaultPlan,
+}
+
+/// A disk in memory. Clones share the same disk.
+#[derive(Clone, Debug, Default)]
+pub struct SimDisk {
+    state: Arc<Mutex<State>>,
+}
+
+fn eio(what: &str) -> io::Error {
+    io::Error::other(format!("simulated I/O error: {what}"))
+}
+
+impl SimDisk {
+    /// An empty disk.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A disk holding `image` (a crash image, or a damaged file).
+    pub fn from_image(image: Vec<u8>) -> Self {
+        let disk = Self::default();
+        disk.lock().volatile = image;
+        disk
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts recording every operation (see [`SimDisk::events`]).
+    pub fn record(&self) {
+        self.lock().record = true;
+    }
+
+    /// How many operations have been recorded.
+    pub fn event_count(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    /// The operations recorded so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.lock().events.clone()
+    }
+
+    /// How many operations the disk has seen.
+    pub fn ops(&self) -> u64 {
+        self.lock().ops
+    }
+
+    /// Replaces the fault plan.
+    pub fn set_faults(&self, faults: FaultPlan) {
+        self.lock().faults = faults;
+    }
+
+    /// The bytes reads see now.
+    pub fn contents(&self) -> Vec<u8> {
+        self.lock().volatile.clone()
+    }
+
+    /// Counts an operation and applies the plan: `Err` if it must fail.
+    fn begin_op(state: &mut State) -> io::Result<u64> {
+        let op = state.ops;
+        state.ops += 1;
+        if state.faults.crash_at_op.is_some_and(|at| op >= at) {
+            return Err(eio("disk crashed"));
+        }
+        Ok(op)
+    }
+
+    fn check_space(state: &State, end: u64) -> io::Result<()> {
+        if state.faults.disk_full_at.is_some_and(|limit| end > limit) {
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        Ok(())
+    }
+}
+
+impl Storage for SimDisk {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let state = self.lock();
+        let start = offset as usize;
+        match state.volatile.get(start..start + buf.len()) {
+            Some(bytes) => {
+                buf.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+        }
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut state = self.lock();
+        let op = Self::begin_op(&mut state)?;
+        let end = offset + buf.len() as u64;
+        Self::check_space(&state, end)?;
+        if state.faults.fail_write_at_op == Some(op) {
+            return Err(eio("write failed"));
+        }
+        let short = state.faults.short_write_at_op == Some(op);
+        let data = if short { &buf[..buf.len() / 2] } else { buf };
+        let (start, stop) = (offset as usize, offset as usize + data.len());
+        if state.volatile.len() < stop {
+            state.volatile.resize(stop, 0);
+        }
+        state.volatile[start..stop].copy_from_slice(data);
+        if state.record {
+            state.events.push(Event::Write {
+                offset,
+                data: data.to_vec(),
+            });
+        }
+        if short {
+            return Err(eio("short write"));
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.lock().volatile.len() as u64)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let mut state = self.lock();
+        Self::begin_op(&mut state)?;
+        Self::check_space(&state, len)?;
+        state.volatile.resize(len as usize, 0);
+        if state.record {
+            state.events.push(Event::SetLen(len));
+        }
+        Ok(())
+    }
+
+    fn sync(&self, with_metadata: bool) -> io::Result<()> {
+        let mut state = self.lock();
+        let op = Self::begin_op(&mut state)?;
+        if state.faults.fail_sync_at_op == Some(op) {
+            return Err(eio("sync failed"));
+        }
+        if state.record {
+            state.events.push(Event::Sync { with_metadata });
+        }
+        Ok(())
+    }
+
+    fn map(&self, len: u64) -> io::Result<Mapping> {
+        let state = self.lock();
+        let mut bytes = state.volatile.clone();
+        bytes.resize(len as usize, 0);
+        Ok(Mapping::Memory(bytes.into_boxed_slice()))
+    }
+
+    fn map_follows_writes(&self) -> bool {
+        false
+    }
+}
+
+/// Builds the disk images a crash can leave at each point of a recorded run.
+#[derive(Debug, Clone)]
+pub struct CrashImages {
+    /// Bytes made durable by syncs (may extend past `durable_len`: data synced by a
+    /// data-only sync beyond a length that is not durable yet).
+    base: Vec<u8>,
+    /// The file length as of the last metadata sync.
+    durable_len: u64,
+    /// The file length reads see now.
+    volatile_len: u64,
+    /// Writes since the last sync.
+    pending: Vec<(u64, Vec<u8>)>,
+}
+
+impl CrashImages {
+    /// Images for a run that starts from `initial`, a durable image.
+    pub fn new(initial: Vec<u8>) -> Self {
+        let len = initial.len() as u64;
+        CrashImages {
+            base: initial,
+            durable_len: len,
+            volatile_len: len,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Advances past one recorded event.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Write { offset, data } => {
+                self.volatile_len = self.volatile_len.max(offset + data.len() as u64);
+                self.pending.push((*offset, data.clone()));
+            }
+            Event::SetLen(len) => self.volatile_len = *len,
+            Event::Sync { with_metadata } => {
+                for (offset, data) in std::mem::take(&mut self.pending) {
+                    write_into(&mut self.base, offset, &data);
+                }
+                if *with_metadata {
+                    self.durable_len = self.volatile_len;
+                }
+            }
+        }
+    }
+
+    /// Unsynced writes now outstanding.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// One image a crash now can leave, chosen by `seed`: each unsynced write is lost, kept,
+    /// or torn per sector; kept writes land in a random order; a length change not yet synced
+    /// with metadata survives or not, and bytes beyond the surviving length are gone.
+    pub fn image(&self, seed: u64) -> Vec<u8> {
+        let mut rng = SplitMix(seed);
+        let mut image = self.base.clone();
+        let mut order: Vec<usize> = (0..self.pending.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for &i in &order {
+            let (offset, data) = &self.pending[i];
+            match rng.below(3) {
+                0 => {}
+                1 => write_into(&mut image, *offset, data),
+                _ => {
+                    for (n, sector) in data.chunks(SECTOR).enumerate() {
+                        if rng.below(2) == 0 {
+                            write_into(&mut image, offset + (n * SECTOR) as u64, sector);
+                        }
+                    }
+                }
+            }
+        }
+        let len = if self.volatile_len != self.durable_len && rng.below(2) == 0 {
+            self.volatile_len
+        } else {
+            self.durable_len
+        };
+        image.resize(len as usize, 0);
+        image
+    }
+}
+
+fn write_into(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    let end = offset as usize + data.len();
+    if image.len() < end {
+        image.resize(end, 0);
+    }
+    image[offset as usize..end].copy_from_slice(data);
+}
+
+/// A small deterministic generator for fault choices.
+#[derive(Debug, Clone)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}

@@ -1,0 +1,48 @@
+//! Known protocol bugs that the crash simulation must catch, planted one at a time behind
+//! the `planted-bugs` feature (tests/crash_plants.rs). Without the feature every check is a
+//! constant `false`.
+
+/// A bug to plant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Bug {
+    /// Two-phase commit without the sync between the pages and the meta.
+    NoSyncBeforeMeta = 1,
+    /// Every transaction writes meta slot 0.
+    SameMetaSlot = 2,
+    /// A changed page is rewritten in place instead of copied.
+    UpdateInPlace = 3,
+    /// A freed page is reused before the commit that freed it is durable.
+    ReuseBeforeDurable = 4,
+    /// A commit that grew the file syncs data only, not the new length.
+    NoSyncAfterGrowth = 5,
+    /// Creating a file does not sync its directory.
+    NoDirectorySync = 6,
+}
+
+#[cfg(feature = "planted-bugs")]
+static PLANTED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Plants `bug` (or none) for the whole process.
+#[cfg(feature = "planted-bugs")]
+pub fn plant(bug: Option<Bug>) {
+    PLANTED.store(
+        bug.map_or(0, |b| b as u8),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+}
+
+/// Without the `planted-bugs` feature nothing can be planted.
+#[cfg(not(feature = "planted-bugs"))]
+pub fn plant(_bug: Option<Bug>) {}
+
+#[cfg(feature = "planted-bugs")]
+pub(crate) fn planted(bug: Bug) -> bool {
+    PLANTED.load(std::sync::atomic::Ordering::SeqCst) == bug as u8
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+#[inline(always)]
+pub(crate) fn planted(_bug: Bug) -> bool {
+    false
+}

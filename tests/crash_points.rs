@@ -1,0 +1,59 @@
+//! Crash at every write and sync boundary of a set of workloads, under every kind of fault the
+//! simulated disk models (lost, kept, torn and reordered unsynced writes; lost growth), for
+//! both commit protocols. Each crash image must open, pass `check()` (so nothing leaks), and
+//! hold exactly one committed state: the last one whose durable commit returned, or a later
+//! one (the commit in flight, or a non-durable one) that reached the disk whole.
+
+mod support;
+
+use bough::CommitProtocol;
+use support::crash::{Workload, check_all_crash_points, run_workload};
+
+/// Fault choices tried at each crash point with unsynced writes (identical images are
+/// checked once). `BOUGH_CRASH_SAMPLES` overrides it.
+fn samples() -> u64 {
+    std::env::var("BOUGH_CRASH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2500)
+}
+
+fn check(workload: &Workload) -> u64 {
+    let mut states = 0;
+    for protocol in [CommitProtocol::OneSync, CommitProtocol::TwoSync] {
+        let run = run_workload(workload, protocol);
+        states += check_all_crash_points(&run, protocol, samples(), workload.name);
+    }
+    println!("{}: {states} crash states checked", workload.name);
+    states
+}
+
+#[test]
+fn inserts_and_overwrites() {
+    assert!(check(&Workload::inserts_and_overwrites()) > 0);
+}
+
+#[test]
+fn deletes_with_merges() {
+    assert!(check(&Workload::deletes_with_merges()) > 0);
+}
+
+#[test]
+fn large_values() {
+    assert!(check(&Workload::large_values()) > 0);
+}
+
+#[test]
+fn table_creation_and_deletion() {
+    assert!(check(&Workload::tables()) > 0);
+}
+
+#[test]
+fn freelist_churn_with_a_long_lived_reader() {
+    assert!(check(&Workload::churn_with_reader()) > 0);
+}
+
+#[test]
+fn non_durable_commits_then_a_durable_one() {
+    assert!(check(&Workload::non_durable_then_durable()) > 0);
+}

@@ -1,0 +1,378 @@
+//! Record a workload on the simulated disk, then rebuild and check every image a crash at
+//! each recorded operation can leave.
+
+use bough::testing::{CrashImages, Event, SimDisk, SplitMix};
+use bough::{CommitProtocol, Database, Durability, ReadTransaction};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+pub type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    Insert(&'static str, Vec<u8>, Vec<u8>),
+    Remove(&'static str, Vec<u8>),
+    DeleteTable(&'static str),
+}
+
+#[derive(Clone, Debug)]
+pub enum Step {
+    Commit(Vec<Op>, Durability),
+    Abort(Vec<Op>),
+    BeginReader,
+    EndReader,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub name: &'static str,
+    pub page_size: usize,
+    pub steps: Vec<Step>,
+}
+
+/// A committed state and where its commit sits among the recorded operations.
+#[derive(Clone, Debug)]
+pub struct CommitMark {
+    pub txn: u64,
+    /// Operations recorded before the transaction began.
+    pub started: usize,
+    /// Operations recorded when `commit` returned.
+    pub returned: usize,
+    pub durable: bool,
+    pub state: Model,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub initial: Vec<u8>,
+    pub events: Vec<Event>,
+    pub commits: Vec<CommitMark>,
+    pub page_size: usize,
+}
+
+fn key(i: u64) -> Vec<u8> {
+    let mut rng = SplitMix(i);
+    format!("k{:06}", rng.below(1_000_000)).into_bytes()
+}
+
+fn value(i: u64, len: usize) -> Vec<u8> {
+    let mut rng = SplitMix(i ^ 0xabcdef);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+impl Workload {
+    pub fn inserts_and_overwrites() -> Self {
+        let mut steps = Vec::new();
+        for round in 0..4u64 {
+            let ops = (0..60)
+                .map(|i| {
+                    Op::Insert(
+                        "t",
+                        key(i + 20 * round),
+                        value(i * 7 + round, 20 + (i as usize * 13) % 300),
+                    )
+                })
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+        }
+        Workload {
+            name: "inserts_and_overwrites",
+            page_size: 4096,
+            steps,
+        }
+    }
+
+    pub fn deletes_with_merges() -> Self {
+        let load = (0..400)
+            .map(|i| Op::Insert("t", key(i), value(i, 60)))
+            .collect();
+        let mut steps = vec![Step::Commit(load, Durability::Immediate)];
+        for round in 0..4u64 {
+            let ops = (0..400)
+                .filter(|i| i % 4 == round)
+                .map(|i| Op::Remove("t", key(i)))
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+        }
+        Workload {
+            name: "deletes_with_merges",
+            page_size: 4096,
+            steps,
+        }
+    }
+
+    pub fn large_values() -> Self {
+        let mut steps = Vec::new();
+        for round in 0..4u64 {
+            let ops = (0..3)
+                .map(|i| {
+                    Op::Insert(
+                        "big",
+                        key(i),
+                        value(round * 3 + i, 5_000 + 9_000 * (round as usize + i as usize)),
+                    )
+                })
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+        }
+        steps.push(Step::Commit(
+            vec![Op::Remove("big", key(1))],
+            Durability::Immediate,
+        ));
+        Workload {
+            name: "large_values",
+            page_size: 4096,
+            steps,
+        }
+    }
+
+    pub fn tables() -> Self {
+        let fill = |t: &'static str, n: u64| {
+            (0..n)
+                .map(move |i| Op::Insert(t, key(i), value(i, 100)))
+                .collect::<Vec<_>>()
+        };
+        let mut first = fill("a", 80);
+        first.extend(fill("b", 80));
+        let mut steps = vec![Step::Commit(first, Durability::Immediate)];
+        steps.push(Step::Commit(
+            vec![Op::DeleteTable("a")],
+            Durability::Immediate,
+        ));
+        let mut again = fill("c", 50);
+        again.push(Op::DeleteTable("b"));
+        steps.push(Step::Commit(again, Durability::Immediate));
+        steps.push(Step::Abort(fill("d", 30)));
+        steps.push(Step::Commit(fill("a", 20), Durability::Immediate));
+        Workload {
+            name: "tables",
+            page_size: 4096,
+            steps,
+        }
+    }
+
+    pub fn churn_with_reader() -> Self {
+        let mut steps = Vec::new();
+        for round in 0..6u64 {
+            if round == 2 {
+                steps.push(Step::BeginReader);
+            }
+            if round == 4 {
+                steps.push(Step::EndReader);
+            }
+            let ops = (0..60)
+                .map(|i| Op::Insert("churn", key(i), value(i + round, 120)))
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+            let ops = (0..60)
+                .filter(|i| i % 2 == 0)
+                .map(|i| Op::Remove("churn", key(i)))
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+        }
+        Workload {
+            name: "churn_with_reader",
+            page_size: 4096,
+            steps,
+        }
+    }
+
+    pub fn non_durable_then_durable() -> Self {
+        let mut steps = Vec::new();
+        for round in 0..3u64 {
+            for lazy in 0..3u64 {
+                let base = round * 100 + lazy * 30;
+                let mut ops: Vec<Op> = (0..30)
+                    .map(|i| Op::Insert("t", key(base + i), value(base + i, 80)))
+                    .collect();
+                ops.extend((0..10).map(|i| Op::Remove("t", key(base + i * 3))));
+                steps.push(Step::Commit(ops, Durability::None));
+            }
+            let ops = (0..20)
+                .map(|i| Op::Insert("t", key(round * 7 + i), value(round + i, 200)))
+                .collect();
+            steps.push(Step::Commit(ops, Durability::Immediate));
+        }
+        Workload {
+            name: "non_durable_then_durable",
+            page_size: 4096,
+            steps,
+        }
+    }
+}
+
+fn apply(tx: &mut bough::WriteTransaction, model: &mut Model, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::Insert(t, k, v) => {
+                tx.open_table(t).unwrap().insert(k, v).unwrap();
+                model
+                    .entry(t.to_string())
+                    .or_default()
+                    .insert(k.clone(), v.clone());
+            }
+            Op::Remove(t, k) => {
+                let removed = tx.open_table(t).unwrap().remove(k).unwrap();
+                let table = model.entry(t.to_string()).or_default();
+                assert_eq!(removed, table.remove(k).is_some());
+            }
+            Op::DeleteTable(t) => {
+                assert_eq!(tx.delete_table(t).unwrap(), model.remove(*t).is_some());
+            }
+        }
+    }
+}
+
+/// Runs `workload` once on a recording simulated disk.
+pub fn run_workload(workload: &Workload, protocol: CommitProtocol) -> Run {
+    let disk = SimDisk::new();
+    let db = Database::builder()
+        .page_size(workload.page_size)
+        .commit_protocol(protocol)
+        .open_simulated(disk.clone())
+        .unwrap();
+    let initial = disk.contents();
+    disk.record();
+    let mut model = Model::new();
+    let mut commits = vec![CommitMark {
+        txn: 0,
+        started: 0,
+        returned: 0,
+        durable: true,
+        state: model.clone(),
+    }];
+    let mut readers: Vec<ReadTransaction> = Vec::new();
+    for step in &workload.steps {
+        match step {
+            Step::Commit(ops, durability) => {
+                let started = disk.event_count();
+                let mut tx = db.begin_write().unwrap();
+                let mut next = model.clone();
+                apply(&mut tx, &mut next, ops);
+                tx.set_durability(*durability);
+                let txn = tx.id();
+                tx.commit().unwrap();
+                model = next;
+                commits.push(CommitMark {
+                    txn,
+                    started,
+                    returned: disk.event_count(),
+                    durable: *durability == Durability::Immediate,
+                    state: model.clone(),
+                });
+            }
+            Step::Abort(ops) => {
+                let mut tx = db.begin_write().unwrap();
+                apply(&mut tx, &mut model.clone(), ops);
+                drop(tx);
+            }
+            Step::BeginReader => readers.push(db.begin_read().unwrap()),
+            Step::EndReader => drop(readers.pop()),
+        }
+    }
+    drop(readers);
+    db.check().unwrap();
+    Run {
+        initial,
+        events: disk.events(),
+        commits,
+        page_size: workload.page_size,
+    }
+}
+
+fn image_hash(image: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    image.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The content of a database, read through its public API.
+pub fn read_all(db: &Database) -> Model {
+    let rtx = db.begin_read().unwrap();
+    let mut model = Model::new();
+    for name in rtx.list_tables().unwrap() {
+        let table = rtx.open_table(&name).unwrap();
+        let entries = table
+            .iter()
+            .unwrap()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .unwrap();
+        assert_eq!(table.len().unwrap(), entries.len() as u64);
+        model.insert(name, entries);
+    }
+    model
+}
+
+/// Drops empty tables: a table created and emptied exists in the database and not in the
+/// model, or the other way round, without changing what any key reads.
+fn normalise(model: &Model) -> Model {
+    model
+        .iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect()
+}
+
+/// Checks every crash image at every point of `run`; returns the number of distinct images.
+pub fn check_all_crash_points(
+    run: &Run,
+    protocol: CommitProtocol,
+    samples: u64,
+    name: &str,
+) -> u64 {
+    let mut images = CrashImages::new(run.initial.clone());
+    let mut states = 0;
+    for point in 0..=run.events.len() {
+        let floor = run
+            .commits
+            .iter()
+            .filter(|c| c.durable && c.returned <= point)
+            .map(|c| c.txn)
+            .max()
+            .unwrap_or(0);
+        let mut seen = HashSet::new();
+        let tries = if images.pending() == 0 { 1 } else { samples };
+        for sample in 0..tries {
+            let seed = (point as u64) << 20 | sample;
+            let image = images.image(seed);
+            if !seen.insert(image_hash(&image)) {
+                continue;
+            }
+            states += 1;
+            let context =
+                format!("{name} {protocol:?}: crash after operation {point}, fault seed {seed}");
+            let db = Database::builder()
+                .commit_protocol(protocol)
+                .open_simulated(SimDisk::from_image(image))
+                .unwrap_or_else(|e| panic!("{context}: open failed: {e}"));
+            db.check()
+                .unwrap_or_else(|e| panic!("{context}: check failed: {e}"));
+            let txn = db.begin_read().unwrap().snapshot_id();
+            let commit = run
+                .commits
+                .iter()
+                .find(|c| c.txn == txn)
+                .unwrap_or_else(|| {
+                    panic!("{context}: opened transaction {txn}, which never committed")
+                });
+            assert!(
+                txn >= floor,
+                "{context}: opened transaction {txn}, older than durable transaction {floor}"
+            );
+            assert!(
+                commit.started < point || txn == floor,
+                "{context}: opened transaction {txn}, which had not started"
+            );
+            assert!(
+                normalise(&read_all(&db)) == normalise(&commit.state),
+                "{context}: content differs from transaction {txn}"
+            );
+        }
+        if let Some(event) = run.events.get(point) {
+            images.apply(event);
+        }
+    }
+    states
+}

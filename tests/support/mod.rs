@@ -1,0 +1,4 @@
+//! Shared support for the crash-safety tests.
+#![allow(dead_code)]
+
+pub mod crash;
