@@ -22,7 +22,8 @@ fn check(workload: &Workload) -> u64 {
     let mut states = 0;
     for protocol in [CommitProtocol::OneSync, CommitProtocol::TwoSync] {
         let run = run_workload(workload, protocol);
-        states += check_all_crash_points(&run, protocol, samples(), workload.name);
+        states += check_all_crash_points(&run, protocol, samples(), workload.name)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     println!("{}: {states} crash states checked", workload.name);
     states

@@ -9,6 +9,7 @@ use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_
 use crate::ids::{Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Storage};
 use crate::pager::ReadPages;
+use crate::plant::{Bug, planted};
 use crate::txn::{Published, Shared, Snapshot, TableRecord, WriterState};
 use std::collections::BTreeMap;
 use std::fs;
@@ -51,6 +52,9 @@ pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Resu
     let mut file_len = storage.len()?;
     if file_len == 0 && !options.read_only {
         initialise(&*storage, options.page_size)?;
+        if !planted(Bug::NoDirectorySync) {
+            storage.sync_directory()?;
+        }
         file_len = storage.len()?;
     }
     let (metas, damaged_meta) = read_metas(&*storage, file_len)?;
@@ -127,7 +131,9 @@ fn create(path: &Path, page_size: usize) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    fs::File::open(dir)?.sync_all()?;
+    if !planted(Bug::NoDirectorySync) {
+        fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 

@@ -31,4 +31,10 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn map_follows_writes(&self) -> bool {
         true
     }
+    /// Makes a newly created file's directory entry durable. Files created through a path
+    /// sync their directory when they are linked into place (`db/open.rs`), so only storage
+    /// without a path does anything here.
+    fn sync_directory(&self) -> io::Result<()> {
+        Ok(())
+    }
 }

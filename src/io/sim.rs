@@ -13,9 +13,16 @@ pub const SECTOR: usize = 512;
 /// One operation on the disk, as recorded.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Write { offset: u64, data: Vec<u8> },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
     SetLen(u64),
-    Sync { with_metadata: bool },
+    Sync {
+        with_metadata: bool,
+    },
+    /// The directory entry of a newly created file was made durable.
+    SyncDirectory,
 }
 
 /// Faults to inject, counted in operations (writes, length changes, syncs) from the start.
@@ -195,6 +202,15 @@ impl Storage for SimDisk {
     fn map_follows_writes(&self) -> bool {
         false
     }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        let mut state = self.lock();
+        Self::begin_op(&mut state)?;
+        if state.record {
+            state.events.push(Event::SyncDirectory);
+        }
+        Ok(())
+    }
 }
 
 /// Builds the disk images a crash can leave at each point of a recorded run.
@@ -209,13 +225,18 @@ pub struct CrashImages {
     volatile_len: u64,
     /// Writes since the last sync.
     pending: Vec<(u64, Vec<u8>)>,
+    /// Whether the file's directory entry is durable (a new file vanishes in a crash until
+    /// its directory is synced).
+    exists: bool,
 }
 
 impl CrashImages {
-    /// Images for a run that starts from `initial`, a durable image.
+    /// Images for a run that starts from `initial`, a durable image; an empty one stands
+    /// for a file not created yet.
     pub fn new(initial: Vec<u8>) -> Self {
         let len = initial.len() as u64;
         CrashImages {
+            exists: !initial.is_empty(),
             base: initial,
             durable_len: len,
             volatile_len: len,
@@ -239,6 +260,7 @@ impl CrashImages {
                     self.durable_len = self.volatile_len;
                 }
             }
+            Event::SyncDirectory => self.exists = true,
         }
     }
 
@@ -251,6 +273,9 @@ impl CrashImages {
     /// or torn per sector; kept writes land in a random order; a length change not yet synced
     /// with metadata survives or not, and bytes beyond the surviving length are gone.
     pub fn image(&self, seed: u64) -> Vec<u8> {
+        if !self.exists {
+            return Vec::new();
+        }
         let mut rng = SplitMix(seed);
         let mut image = self.base.clone();
         let mut order: Vec<usize> = (0..self.pending.len()).collect();

@@ -227,13 +227,13 @@ fn apply(tx: &mut bough::WriteTransaction, model: &mut Model, ops: &[Op]) {
 /// Runs `workload` once on a recording simulated disk.
 pub fn run_workload(workload: &Workload, protocol: CommitProtocol) -> Run {
     let disk = SimDisk::new();
+    disk.record();
     let db = Database::builder()
         .page_size(workload.page_size)
         .commit_protocol(protocol)
         .open_simulated(disk.clone())
         .unwrap();
-    let initial = disk.contents();
-    disk.record();
+    let initial = Vec::new();
     let mut model = Model::new();
     let mut commits = vec![CommitMark {
         txn: 0,
@@ -288,21 +288,19 @@ fn image_hash(image: &[u8]) -> u64 {
 }
 
 /// The content of a database, read through its public API.
-pub fn read_all(db: &Database) -> Model {
-    let rtx = db.begin_read().unwrap();
+pub fn read_all(db: &Database) -> bough::Result<Model> {
+    let rtx = db.begin_read()?;
     let mut model = Model::new();
-    for name in rtx.list_tables().unwrap() {
-        let table = rtx.open_table(&name).unwrap();
+    for name in rtx.list_tables()? {
+        let table = rtx.open_table(&name)?;
         let entries = table
-            .iter()
-            .unwrap()
+            .iter()?
             .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
-            .collect::<Result<BTreeMap<_, _>, _>>()
-            .unwrap();
-        assert_eq!(table.len().unwrap(), entries.len() as u64);
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        assert_eq!(table.len()?, entries.len() as u64);
         model.insert(name, entries);
     }
-    model
+    Ok(model)
 }
 
 /// Drops empty tables: a table created and emptied exists in the database and not in the
@@ -321,7 +319,7 @@ pub fn check_all_crash_points(
     protocol: CommitProtocol,
     samples: u64,
     name: &str,
-) -> u64 {
+) -> Result<u64, String> {
     let mut images = CrashImages::new(run.initial.clone());
     let mut states = 0;
     for point in 0..=run.events.len() {
@@ -341,38 +339,51 @@ pub fn check_all_crash_points(
                 continue;
             }
             states += 1;
-            let context =
-                format!("{name} {protocol:?}: crash after operation {point}, fault seed {seed}");
-            let db = Database::builder()
-                .commit_protocol(protocol)
-                .open_simulated(SimDisk::from_image(image))
-                .unwrap_or_else(|e| panic!("{context}: open failed: {e}"));
-            db.check()
-                .unwrap_or_else(|e| panic!("{context}: check failed: {e}"));
-            let txn = db.begin_read().unwrap().snapshot_id();
-            let commit = run
-                .commits
-                .iter()
-                .find(|c| c.txn == txn)
-                .unwrap_or_else(|| {
-                    panic!("{context}: opened transaction {txn}, which never committed")
-                });
-            assert!(
-                txn >= floor,
-                "{context}: opened transaction {txn}, older than durable transaction {floor}"
-            );
-            assert!(
-                commit.started < point || txn == floor,
-                "{context}: opened transaction {txn}, which had not started"
-            );
-            assert!(
-                normalise(&read_all(&db)) == normalise(&commit.state),
-                "{context}: content differs from transaction {txn}"
-            );
+            check_image(run, protocol, image, floor, point).map_err(|e| {
+                format!(
+                    "{name} {protocol:?}: crash after operation {point}, fault seed {seed}: {e}"
+                )
+            })?;
         }
         if let Some(event) = run.events.get(point) {
             images.apply(event);
         }
     }
-    states
+    Ok(states)
+}
+
+/// Opens one crash image and checks it holds exactly one committed state no older than
+/// `floor`, whose commit had started before the crash.
+fn check_image(
+    run: &Run,
+    protocol: CommitProtocol,
+    image: Vec<u8>,
+    floor: u64,
+    point: usize,
+) -> Result<(), String> {
+    let db = Database::builder()
+        .commit_protocol(protocol)
+        .page_size(run.page_size)
+        .open_simulated(SimDisk::from_image(image))
+        .map_err(|e| format!("open failed: {e}"))?;
+    db.check().map_err(|e| format!("check failed: {e}"))?;
+    let txn = db.begin_read().map_err(|e| e.to_string())?.snapshot_id();
+    let commit = run
+        .commits
+        .iter()
+        .find(|c| c.txn == txn)
+        .ok_or_else(|| format!("opened transaction {txn}, which never committed"))?;
+    if txn < floor {
+        return Err(format!(
+            "opened transaction {txn}, older than durable transaction {floor}"
+        ));
+    }
+    if commit.started >= point && txn != floor {
+        return Err(format!("opened transaction {txn}, which had not started"));
+    }
+    let content = read_all(&db).map_err(|e| format!("reading failed: {e}"))?;
+    if normalise(&content) != normalise(&commit.state) {
+        return Err(format!("content differs from transaction {txn}"));
+    }
+    Ok(())
 }
