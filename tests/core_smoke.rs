@@ -74,7 +74,10 @@ fn large_values_and_deleting_everything() {
     tx.commit().unwrap();
     db.check().unwrap();
     let rtx = db.begin_read().unwrap();
-    assert_eq!(rtx.open_table("big").unwrap().get(b"a").unwrap().unwrap(), &big[..]);
+    assert_eq!(
+        rtx.open_table("big").unwrap().get(b"a").unwrap().unwrap(),
+        &big[..]
+    );
     drop(rtx);
     let mut tx = db.begin_write().unwrap();
     {
