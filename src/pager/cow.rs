@@ -3,15 +3,15 @@
 //! page that no snapshot can see, and the original goes to the freelist under this
 //! transaction's id.
 
-use super::freelist::{FreeList, pages_needed};
+use super::alloc::Allocator;
+use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages};
-use crate::error::{Error, Result};
-use crate::format::freelist_page::{self, RecordKind};
+use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow, page_checksum};
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Writes of dirty pages are coalesced into runs of at most this many bytes.
@@ -24,20 +24,10 @@ pub(crate) struct CowPager<'a> {
     page_size: usize,
     verify: bool,
     txn: u64,
-    high_water: u64,
     file_len: u64,
-    freelist: FreeList,
+    alloc: Allocator,
     dirty: HashMap<u64, Box<[u8]>>,
-    /// Pages allocated by this transaction (dirty tree pages and written overflow runs).
-    fresh: HashSet<u64>,
-    /// Ids taken from `freelist.ready`, given back if the transaction aborts.
-    taken: Vec<u64>,
-    /// Fresh pages freed again: reusable at once.
-    loose: Vec<u64>,
-    /// Pages of earlier transactions freed by this one.
-    freed: Vec<u64>,
     grew: bool,
-    saved: bool,
 }
 
 /// What a write transaction starts from.
@@ -63,16 +53,10 @@ impl<'a> CowPager<'a> {
             page_size: start.page_size,
             verify: start.verify,
             txn: start.txn,
-            high_water: start.high_water,
             file_len: start.file_len,
-            freelist: start.freelist,
+            alloc: Allocator::new(start.page_size, start.txn, start.high_water, start.freelist),
             dirty: HashMap::new(),
-            fresh: HashSet::new(),
-            taken: Vec::new(),
-            loose: Vec::new(),
-            freed: Vec::new(),
             grew: start.length_unsynced,
-            saved: false,
         }
     }
 
@@ -80,13 +64,13 @@ impl<'a> CowPager<'a> {
         ReadPages {
             map: &self.map,
             page_size: self.page_size,
-            high_water: self.high_water,
+            high_water: self.alloc.high_water(),
             verify: self.verify,
         }
     }
 
     pub(crate) fn high_water(&self) -> u64 {
-        self.high_water
+        self.alloc.high_water()
     }
 
     pub(crate) fn file_len(&self) -> u64 {
@@ -110,7 +94,7 @@ impl<'a> CowPager<'a> {
 
     /// Makes sure pages below `high_water` exist in the file and the map.
     fn ensure_file(&mut self) -> Result<()> {
-        let need = self.high_water * self.page_size as u64;
+        let need = self.alloc.high_water() * self.page_size as u64;
         if need <= self.file_len {
             return Ok(());
         }
@@ -125,141 +109,30 @@ impl<'a> CowPager<'a> {
         Ok(())
     }
 
-    /// Allocates `count` consecutive pages: a loose page, then the freelist, then the end
-    /// of the file.
+    /// Allocates `count` consecutive pages, growing the file if they lie past its end.
     fn alloc_run(&mut self, count: u64) -> Result<u64> {
-        let start = if count == 1
-            && let Some(id) = self.loose.pop()
-        {
-            id
-        } else if let Some(start) = self.freelist.take_run(count) {
-            self.taken.extend(start..start + count);
-            start
-        } else {
-            let start = self.high_water;
-            self.high_water += count;
-            self.ensure_file()?;
-            start
-        };
-        self.fresh.extend(start..start + count);
+        let start = self.alloc.alloc_run(count);
+        self.ensure_file()?;
         Ok(start)
     }
 
-    /// Moves every fresh page freed again back to where it came from and returns the
-    /// records this commit appends to the freelist log.
-    fn settle_frees(&mut self) -> Vec<(RecordKind, u64, Vec<u64>)> {
-        let taken: HashSet<u64> = self.taken.iter().copied().collect();
-        let mut new_free = Vec::new();
-        for id in self.loose.drain(..) {
-            if taken.contains(&id) {
-                self.taken.retain(|&t| t != id);
-            } else {
-                new_free.push(id);
-            }
-            self.freelist.ready.insert(id);
-        }
-        let freed = std::mem::take(&mut self.freed);
-        if !freed.is_empty() {
-            self.freelist
-                .pending
-                .entry(self.txn)
-                .or_default()
-                .extend(&freed);
-        }
-        vec![
-            (RecordKind::Consumed, 0, self.taken.clone()),
-            (RecordKind::Freed, 0, new_free),
-            (RecordKind::Freed, self.txn, freed),
-        ]
-    }
-
-    /// Appends this transaction's freelist records (or a snapshot of the whole freelist) as
-    /// dirty pages and returns the new head. Call once, after every tree change.
+    /// Adds this transaction's freelist records to its dirty pages and returns the new head.
+    /// Call once, after every tree change.
     pub(crate) fn save_freelist(&mut self) -> Result<Option<Ptr>> {
-        self.saved = true;
-        let capacity = freelist_page::capacity(self.page_size);
-        let mut records = self.settle_frees();
-        let new_ids: usize = records.iter().map(|r| r.2.len()).sum();
-        if new_ids == 0 {
-            return Ok(self.freelist.head);
-        }
-        let live = (self.freelist.ready.len() as u64 + self.freelist.pending_count()) as usize;
-        let snapshot = self.freelist.chain_ids + new_ids > 2 * live + 4 * capacity;
-        let mut pages: Vec<u64> = Vec::new();
-        if snapshot {
-            let old_chain = std::mem::take(&mut self.freelist.chain);
-            self.freelist
-                .pending
-                .entry(self.txn)
-                .or_default()
-                .extend(old_chain);
-            loop {
-                records = self.freelist.snapshot_records();
-                if pages.len() >= pages_needed(&records, capacity) {
-                    break;
-                }
-                // Taken straight from the state being written: no consumed record needed.
-                let id = match self.freelist.ready.pop_first() {
-                    Some(id) => id,
-                    None => self.alloc_run(1)?,
-                };
-                pages.push(id);
-            }
-        } else {
-            while pages.len() < pages_needed(&records, capacity) {
-                let taken_before = self.taken.len();
-                let id = self.alloc_run(1)?;
-                if self.taken.len() > taken_before {
-                    records[0].2.push(id);
-                }
-                pages.push(id);
-            }
-        }
-        let pieces: Vec<(RecordKind, u64, &[u64])> = records
-            .iter()
-            .flat_map(|(kind, tag, ids)| ids.chunks(capacity).map(move |c| (*kind, *tag, c)))
-            .collect();
-        let mut next = if snapshot { None } else { self.freelist.head };
-        let empty: (RecordKind, u64, &[u64]) = (RecordKind::Freed, 0, &[]);
-        for (i, &id) in pages.iter().enumerate().rev() {
-            let (kind, tag, ids) = pieces.get(i).copied().unwrap_or(empty);
-            let mut page = vec![0u8; self.page_size].into_boxed_slice();
-            let header = PageHeader::of_mut(&mut page);
-            header.page_id = id.into();
-            header.txn_id = self.txn.into();
-            freelist_page::encode(&mut page, next, kind, tag, ids);
-            let crc = page_checksum(&page);
-            PageHeader::of_mut(&mut page).checksum = crc.into();
-            self.dirty.insert(id, page);
-            next = Some(Ptr {
-                page: PageId(id),
-                crc,
-            });
-        }
-        let written: usize = records.iter().map(|r| r.2.len()).sum();
-        if snapshot {
-            self.freelist.chain = pages;
-            self.freelist.chain_ids = written;
-        } else {
-            pages.extend_from_slice(&self.freelist.chain);
-            self.freelist.chain = pages;
-            self.freelist.chain_ids += written;
-        }
-        self.freelist.head = next;
-        self.taken.clear();
-        Ok(next)
+        let (head, pages) = self.alloc.save_freelist();
+        self.ensure_file()?;
+        self.dirty.extend(pages);
+        Ok(head)
     }
 
     /// Ends an aborted transaction: every page it took from the freelist goes back.
-    pub(crate) fn rollback(mut self) -> FreeList {
-        debug_assert!(!self.saved, "a saved freelist cannot be rolled back");
-        self.freelist.ready.extend(self.taken.drain(..));
-        self.freelist
+    pub(crate) fn rollback(self) -> FreeList {
+        self.alloc.rollback()
     }
 
     /// Ends a committed transaction, handing back the freelist it saved.
     pub(crate) fn into_freelist(self) -> FreeList {
-        self.freelist
+        self.alloc.into_freelist()
     }
 
     /// Writes every dirty page to its place in the file, in page order, coalescing
@@ -325,7 +198,7 @@ impl PageStore for CowPager<'_> {
         if planted(Bug::UpdateInPlace) {
             PageHeader::of_mut(&mut page).txn_id = self.txn.into();
             self.dirty.insert(ptr.page.0, page);
-            self.fresh.insert(ptr.page.0);
+            self.alloc.adopt(ptr.page);
             return Ok(ptr.page);
         }
         let id = self.alloc_run(1)?;
@@ -349,18 +222,8 @@ impl PageStore for CowPager<'_> {
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
-        if id.0 < 2 || id.0 >= self.high_water {
-            return Err(Error::corruption(
-                id,
-                "freeing a page outside the data pages",
-            ));
-        }
-        if self.fresh.remove(&id.0) || planted(Bug::ReuseBeforeDurable) {
-            self.dirty.remove(&id.0);
-            self.loose.push(id.0);
-        } else {
-            self.freed.push(id.0);
-        }
+        self.alloc.free(id)?;
+        self.dirty.remove(&id.0);
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! change, allocates from the freelist and writes its pages at commit. The tree only sees the
 //! [`PageSource`] and [`PageStore`] traits, never which storage mode is behind them.
 
+mod alloc;
 mod cow;
 mod freelist;
 mod read;

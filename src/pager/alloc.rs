@@ -1,0 +1,212 @@
+//! Page allocation for one write transaction, shared by both storage modes: loose pages first,
+//! then the freelist, then the end of the file; and the freelist records the commit appends
+//! (DESIGN.md, "Freelist and reader tracking").
+
+use super::freelist::{FreeList, pages_needed};
+use crate::error::{Error, Result};
+use crate::format::freelist_page::{self, RecordKind};
+use crate::format::{PageHeader, page_checksum};
+use crate::ids::{PageId, Ptr};
+use crate::plant::{Bug, planted};
+use std::collections::HashSet;
+
+#[derive(Debug)]
+pub(crate) struct Allocator {
+    page_size: usize,
+    txn: u64,
+    high_water: u64,
+    freelist: FreeList,
+    /// Pages allocated by this transaction.
+    fresh: HashSet<u64>,
+    /// Ids taken from `freelist.ready`, given back if the transaction aborts.
+    taken: Vec<u64>,
+    /// Fresh pages freed again: reusable at once.
+    loose: Vec<u64>,
+    /// Pages of earlier transactions freed by this one.
+    freed: Vec<u64>,
+    saved: bool,
+}
+
+/// Freelist pages written by a commit, to be added to its dirty pages.
+pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
+
+impl Allocator {
+    pub(crate) fn new(page_size: usize, txn: u64, high_water: u64, freelist: FreeList) -> Self {
+        Allocator {
+            page_size,
+            txn,
+            high_water,
+            freelist,
+            fresh: HashSet::new(),
+            taken: Vec::new(),
+            loose: Vec::new(),
+            freed: Vec::new(),
+            saved: false,
+        }
+    }
+
+    pub(crate) fn high_water(&self) -> u64 {
+        self.high_water
+    }
+
+    /// Allocates `count` consecutive pages: a loose page, then the freelist, then the end
+    /// of the file (the caller makes sure the file is long enough).
+    pub(crate) fn alloc_run(&mut self, count: u64) -> u64 {
+        let start = if count == 1
+            && let Some(id) = self.loose.pop()
+        {
+            id
+        } else if let Some(start) = self.freelist.take_run(count) {
+            self.taken.extend(start..start + count);
+            start
+        } else {
+            let start = self.high_water;
+            self.high_water += count;
+            start
+        };
+        self.fresh.extend(start..start + count);
+        start
+    }
+
+    /// Releases a page: reusable at once if this transaction allocated it, else once no
+    /// reader or power loss can need it. Returns whether it was this transaction's.
+    pub(crate) fn free(&mut self, id: PageId) -> Result<bool> {
+        if id.0 < 2 || id.0 >= self.high_water {
+            return Err(Error::corruption(
+                id,
+                "freeing a page outside the data pages",
+            ));
+        }
+        let fresh = self.fresh.remove(&id.0);
+        if fresh || planted(Bug::ReuseBeforeDurable) {
+            self.loose.push(id.0);
+        } else {
+            self.freed.push(id.0);
+        }
+        Ok(fresh)
+    }
+
+    /// Marks a page as written in place by this transaction (write-ahead-log mode): freeing
+    /// it again makes it reusable at once.
+    pub(crate) fn adopt(&mut self, id: PageId) {
+        self.fresh.insert(id.0);
+    }
+
+    /// Moves every fresh page freed again back to where it came from and returns the
+    /// records this commit appends to the freelist log.
+    fn settle_frees(&mut self) -> Vec<(RecordKind, u64, Vec<u64>)> {
+        let taken: HashSet<u64> = self.taken.iter().copied().collect();
+        let mut new_free = Vec::new();
+        for id in self.loose.drain(..) {
+            if taken.contains(&id) {
+                self.taken.retain(|&t| t != id);
+            } else {
+                new_free.push(id);
+            }
+            self.freelist.ready.insert(id);
+        }
+        let freed = std::mem::take(&mut self.freed);
+        if !freed.is_empty() {
+            self.freelist
+                .pending
+                .entry(self.txn)
+                .or_default()
+                .extend(&freed);
+        }
+        vec![
+            (RecordKind::Consumed, 0, self.taken.clone()),
+            (RecordKind::Freed, 0, new_free),
+            (RecordKind::Freed, self.txn, freed),
+        ]
+    }
+
+    /// Builds this transaction's freelist records (or a snapshot of the whole freelist) as
+    /// sealed pages and returns the new head. Call once, after every tree change.
+    pub(crate) fn save_freelist(&mut self) -> (Option<Ptr>, FreelistPages) {
+        self.saved = true;
+        let capacity = freelist_page::capacity(self.page_size);
+        let mut records = self.settle_frees();
+        let new_ids: usize = records.iter().map(|r| r.2.len()).sum();
+        if new_ids == 0 {
+            return (self.freelist.head, Vec::new());
+        }
+        let live = (self.freelist.ready.len() as u64 + self.freelist.pending_count()) as usize;
+        let snapshot = self.freelist.chain_ids + new_ids > 2 * live + 4 * capacity;
+        let mut pages: Vec<u64> = Vec::new();
+        if snapshot {
+            let old_chain = std::mem::take(&mut self.freelist.chain);
+            self.freelist
+                .pending
+                .entry(self.txn)
+                .or_default()
+                .extend(old_chain);
+            loop {
+                records = self.freelist.snapshot_records();
+                if pages.len() >= pages_needed(&records, capacity) {
+                    break;
+                }
+                // Taken straight from the state being written: no consumed record needed.
+                let id = match self.freelist.ready.pop_first() {
+                    Some(id) => id,
+                    None => self.alloc_run(1),
+                };
+                pages.push(id);
+            }
+        } else {
+            while pages.len() < pages_needed(&records, capacity) {
+                let taken_before = self.taken.len();
+                let id = self.alloc_run(1);
+                if self.taken.len() > taken_before {
+                    records[0].2.push(id);
+                }
+                pages.push(id);
+            }
+        }
+        let pieces: Vec<(RecordKind, u64, &[u64])> = records
+            .iter()
+            .flat_map(|(kind, tag, ids)| ids.chunks(capacity).map(move |c| (*kind, *tag, c)))
+            .collect();
+        let mut next = if snapshot { None } else { self.freelist.head };
+        let empty: (RecordKind, u64, &[u64]) = (RecordKind::Freed, 0, &[]);
+        let mut written = Vec::with_capacity(pages.len());
+        for (i, &id) in pages.iter().enumerate().rev() {
+            let (kind, tag, ids) = pieces.get(i).copied().unwrap_or(empty);
+            let mut page = vec![0u8; self.page_size].into_boxed_slice();
+            let header = PageHeader::of_mut(&mut page);
+            header.page_id = id.into();
+            header.txn_id = self.txn.into();
+            freelist_page::encode(&mut page, next, kind, tag, ids);
+            let crc = page_checksum(&page);
+            PageHeader::of_mut(&mut page).checksum = crc.into();
+            written.push((id, page));
+            next = Some(Ptr {
+                page: PageId(id),
+                crc,
+            });
+        }
+        let recorded: usize = records.iter().map(|r| r.2.len()).sum();
+        if snapshot {
+            self.freelist.chain = pages;
+            self.freelist.chain_ids = recorded;
+        } else {
+            pages.extend_from_slice(&self.freelist.chain);
+            self.freelist.chain = pages;
+            self.freelist.chain_ids += recorded;
+        }
+        self.freelist.head = next;
+        self.taken.clear();
+        (next, written)
+    }
+
+    /// Ends an aborted transaction: every page it took from the freelist goes back.
+    pub(crate) fn rollback(mut self) -> FreeList {
+        debug_assert!(!self.saved, "a saved freelist cannot be rolled back");
+        self.freelist.ready.extend(self.taken.drain(..));
+        self.freelist
+    }
+
+    /// Ends a committed transaction, handing back the freelist it saved.
+    pub(crate) fn into_freelist(self) -> FreeList {
+        self.freelist
+    }
+}
