@@ -10,17 +10,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The sector size at which unsynced writes tear.
 pub const SECTOR: usize = 512;
 
-/// One operation on the disk, as recorded.
+/// One operation on one file of the disk, as recorded.
 #[derive(Clone, Debug)]
-pub enum Event {
-    Write {
-        offset: u64,
-        data: Vec<u8>,
-    },
+pub struct Event {
+    /// 0: the database file; 1: its write-ahead log.
+    pub file: usize,
+    pub op: Op,
+}
+
+/// What an operation did.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Write { offset: u64, data: Vec<u8> },
     SetLen(u64),
-    Sync {
-        with_metadata: bool,
-    },
+    Sync { with_metadata: bool },
     /// The directory entry of a newly created file was made durable.
     SyncDirectory,
 }
@@ -42,18 +45,21 @@ pub struct FaultPlan {
 
 #[derive(Debug, Default)]
 struct State {
-    /// What reads see: the page cache.
-    volatile: Vec<u8>,
+    /// What reads see, per file: the page cache.
+    files: Vec<Vec<u8>>,
     ops: u64,
     record: bool,
     events: Vec<Event>,
     faults: FaultPlan,
 }
 
-/// A disk in memory. Clones share the same disk.
+/// A disk in memory holding a database file and its log; a handle names one of them.
+/// Clones share the same disk. Operations on both files share one count, one recording and
+/// one fault plan, so a crash point covers both.
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
     state: Arc<Mutex<State>>,
+    file: usize,
 }
 
 fn eio(what: &str) -> io::Error {
@@ -66,11 +72,31 @@ impl SimDisk {
         Self::default()
     }
 
-    /// A disk holding `image` (a crash image, or a damaged file).
+    /// A disk whose database file holds `image` (a crash image, or a damaged file).
     pub fn from_image(image: Vec<u8>) -> Self {
+        Self::from_images(vec![image])
+    }
+
+    /// A disk holding one image per file (database file first).
+    pub fn from_images(images: Vec<Vec<u8>>) -> Self {
         let disk = Self::default();
-        disk.lock().volatile = image;
+        disk.lock().files = images;
         disk
+    }
+
+    /// The handle of another file of the same disk (1: the log).
+    pub fn sibling(&self, file: usize) -> SimDisk {
+        SimDisk {
+            state: self.state.clone(),
+            file,
+        }
+    }
+
+    fn bytes(state: &mut State, file: usize) -> &mut Vec<u8> {
+        if state.files.len() <= file {
+            state.files.resize(file + 1, Vec::new());
+        }
+        &mut state.files[file]
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -102,9 +128,19 @@ impl SimDisk {
         self.lock().faults = faults;
     }
 
-    /// The bytes reads see now.
+    /// The bytes reads of this file see now.
     pub fn contents(&self) -> Vec<u8> {
-        self.lock().volatile.clone()
+        let mut state = self.lock();
+        Self::bytes(&mut state, self.file).clone()
+    }
+
+    fn push(&self, state: &mut State, op: Op) {
+        if state.record {
+            state.events.push(Event {
+                file: self.file,
+                op,
+            });
+        }
     }
 
     /// Counts an operation and applies the plan: `Err` if it must fail.
@@ -127,9 +163,9 @@ impl SimDisk {
 
 impl Storage for SimDisk {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let state = self.lock();
+        let mut state = self.lock();
         let start = offset as usize;
-        match state.volatile.get(start..start + buf.len()) {
+        match Self::bytes(&mut state, self.file).get(start..start + buf.len()) {
             Some(bytes) => {
                 buf.copy_from_slice(bytes);
                 Ok(())
@@ -149,16 +185,18 @@ impl Storage for SimDisk {
         let short = state.faults.short_write_at_op == Some(op);
         let data = if short { &buf[..buf.len() / 2] } else { buf };
         let (start, stop) = (offset as usize, offset as usize + data.len());
-        if state.volatile.len() < stop {
-            state.volatile.resize(stop, 0);
+        let bytes = Self::bytes(&mut state, self.file);
+        if bytes.len() < stop {
+            bytes.resize(stop, 0);
         }
-        state.volatile[start..stop].copy_from_slice(data);
-        if state.record {
-            state.events.push(Event::Write {
+        bytes[start..stop].copy_from_slice(data);
+        self.push(
+            &mut state,
+            Op::Write {
                 offset,
                 data: data.to_vec(),
-            });
-        }
+            },
+        );
         if short {
             return Err(eio("short write"));
         }
@@ -166,17 +204,16 @@ impl Storage for SimDisk {
     }
 
     fn len(&self) -> io::Result<u64> {
-        Ok(self.lock().volatile.len() as u64)
+        let mut state = self.lock();
+        Ok(Self::bytes(&mut state, self.file).len() as u64)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut state = self.lock();
         Self::begin_op(&mut state)?;
         Self::check_space(&state, len)?;
-        state.volatile.resize(len as usize, 0);
-        if state.record {
-            state.events.push(Event::SetLen(len));
-        }
+        Self::bytes(&mut state, self.file).resize(len as usize, 0);
+        self.push(&mut state, Op::SetLen(len));
         Ok(())
     }
 
@@ -186,15 +223,13 @@ impl Storage for SimDisk {
         if state.faults.fail_sync_at_op == Some(op) {
             return Err(eio("sync failed"));
         }
-        if state.record {
-            state.events.push(Event::Sync { with_metadata });
-        }
+        self.push(&mut state, Op::Sync { with_metadata });
         Ok(())
     }
 
     fn map(&self, len: u64) -> io::Result<Mapping> {
-        let state = self.lock();
-        let mut bytes = state.volatile.clone();
+        let mut state = self.lock();
+        let mut bytes = Self::bytes(&mut state, self.file).clone();
         bytes.resize(len as usize, 0);
         Ok(Mapping::Memory(bytes.into_boxed_slice()))
     }
@@ -206,16 +241,52 @@ impl Storage for SimDisk {
     fn sync_directory(&self) -> io::Result<()> {
         let mut state = self.lock();
         Self::begin_op(&mut state)?;
-        if state.record {
-            state.events.push(Event::SyncDirectory);
-        }
+        self.push(&mut state, Op::SyncDirectory);
         Ok(())
     }
 }
 
-/// Builds the disk images a crash can leave at each point of a recorded run.
+/// Builds the disk images a crash can leave at each point of a recorded run, one per file.
 #[derive(Debug, Clone)]
 pub struct CrashImages {
+    files: Vec<FileImages>,
+}
+
+impl CrashImages {
+    /// Images for a run that starts from `initial`, durable images of each file (database
+    /// file first); an empty image stands for a file not created yet.
+    pub fn new(initial: Vec<Vec<u8>>) -> Self {
+        CrashImages {
+            files: initial.into_iter().map(FileImages::new).collect(),
+        }
+    }
+
+    /// Advances past one recorded event.
+    pub fn apply(&mut self, event: &Event) {
+        while self.files.len() <= event.file {
+            self.files.push(FileImages::new(Vec::new()));
+        }
+        self.files[event.file].apply(&event.op);
+    }
+
+    /// Unsynced writes now outstanding, over all files.
+    pub fn pending(&self) -> usize {
+        self.files.iter().map(|f| f.pending.len()).sum()
+    }
+
+    /// One set of images a crash now can leave, chosen by `seed` (see [`FileImages::image`]).
+    pub fn images(&self, seed: u64) -> Vec<Vec<u8>> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.image(seed.wrapping_add(i as u64 * 0x5851_f42d_4c95_7f2d)))
+            .collect()
+    }
+}
+
+/// The crash images of one file.
+#[derive(Debug, Clone)]
+pub struct FileImages {
     /// Bytes made durable by syncs (may extend past `durable_len`: data synced by a
     /// data-only sync beyond a length that is not durable yet).
     base: Vec<u8>,
@@ -230,12 +301,10 @@ pub struct CrashImages {
     exists: bool,
 }
 
-impl CrashImages {
-    /// Images for a run that starts from `initial`, a durable image; an empty one stands
-    /// for a file not created yet.
-    pub fn new(initial: Vec<u8>) -> Self {
+impl FileImages {
+    fn new(initial: Vec<u8>) -> Self {
         let len = initial.len() as u64;
-        CrashImages {
+        FileImages {
             exists: !initial.is_empty(),
             base: initial,
             durable_len: len,
@@ -244,15 +313,14 @@ impl CrashImages {
         }
     }
 
-    /// Advances past one recorded event.
-    pub fn apply(&mut self, event: &Event) {
-        match event {
-            Event::Write { offset, data } => {
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Write { offset, data } => {
                 self.volatile_len = self.volatile_len.max(offset + data.len() as u64);
                 self.pending.push((*offset, data.clone()));
             }
-            Event::SetLen(len) => self.volatile_len = *len,
-            Event::Sync { with_metadata } => {
+            Op::SetLen(len) => self.volatile_len = *len,
+            Op::Sync { with_metadata } => {
                 for (offset, data) in std::mem::take(&mut self.pending) {
                     write_into(&mut self.base, offset, &data);
                 }
@@ -260,16 +328,11 @@ impl CrashImages {
                     self.durable_len = self.volatile_len;
                 }
             }
-            Event::SyncDirectory => self.exists = true,
+            Op::SyncDirectory => self.exists = true,
         }
     }
 
-    /// Unsynced writes now outstanding.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// One image a crash now can leave, chosen by `seed`: each unsynced write is lost, kept,
+    /// One image of this file a crash now can leave, chosen by `seed`: each unsynced write is lost, kept,
     /// or torn per sector; kept writes land in a random order; a length change not yet synced
     /// with metadata survives or not, and bytes beyond the surviving length are gone.
     pub fn image(&self, seed: u64) -> Vec<u8> {

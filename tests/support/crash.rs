@@ -281,7 +281,7 @@ pub fn run_workload(workload: &Workload, protocol: CommitProtocol) -> Run {
     }
 }
 
-fn image_hash(image: &[u8]) -> u64 {
+fn image_hash(image: &[Vec<u8>]) -> u64 {
     let mut hasher = DefaultHasher::new();
     image.hash(&mut hasher);
     hasher.finish()
@@ -320,7 +320,7 @@ pub fn check_all_crash_points(
     samples: u64,
     name: &str,
 ) -> Result<u64, String> {
-    let mut images = CrashImages::new(run.initial.clone());
+    let mut images = CrashImages::new(vec![run.initial.clone()]);
     let mut states = 0;
     for point in 0..=run.events.len() {
         let floor = run
@@ -334,7 +334,7 @@ pub fn check_all_crash_points(
         let tries = if images.pending() == 0 { 1 } else { samples };
         for sample in 0..tries {
             let seed = (point as u64) << 20 | sample;
-            let image = images.image(seed);
+            let image = images.images(seed);
             if !seen.insert(image_hash(&image)) {
                 continue;
             }
@@ -357,14 +357,14 @@ pub fn check_all_crash_points(
 fn check_image(
     run: &Run,
     protocol: CommitProtocol,
-    image: Vec<u8>,
+    image: Vec<Vec<u8>>,
     floor: u64,
     point: usize,
 ) -> Result<(), String> {
     let db = Database::builder()
         .commit_protocol(protocol)
         .page_size(run.page_size)
-        .open_simulated(SimDisk::from_image(image))
+        .open_simulated(SimDisk::from_images(image))
         .map_err(|e| format!("open failed: {e}"))?;
     db.check().map_err(|e| format!("check failed: {e}"))?;
     let txn = db.begin_read().map_err(|e| e.to_string())?.snapshot_id();
