@@ -95,3 +95,35 @@ fn large_values_and_deleting_everything() {
     let report = db.check().unwrap();
     assert_eq!(report.tables, 0);
 }
+
+#[test]
+fn long_reader_with_repeated_rewrites_keeps_the_freelist_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("db")).unwrap();
+    let mut tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table("t").unwrap();
+        for i in 0..300u32 {
+            t.insert(&i.to_be_bytes(), b"old").unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let old = db.begin_read().unwrap();
+    for round in 0..6u32 {
+        let mut tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table("t").unwrap();
+            for i in 0..300u32 {
+                if i % 3 == 0 {
+                    t.remove(&i.to_be_bytes()).unwrap();
+                } else {
+                    t.insert(&i.to_be_bytes(), format!("new {round}").as_bytes())
+                        .unwrap();
+                }
+            }
+        }
+        tx.commit().unwrap();
+        db.check().unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    drop(old);
+}

@@ -191,15 +191,17 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)>
         .page_size;
     found.retain(|m| m.page_size == size);
     found.sort_by_key(|m| std::cmp::Reverse(m.txn_id));
+    // Both slots hold a valid meta once the first commit is written (transaction 1, slot 1),
+    // so a lone valid meta means the other slot was damaged or torn, unless the file is new:
+    // transaction 0 beside a slot never written (all zeros).
     let mut damaged = false;
     if found.len() < 2 {
-        // A slot never written is all zeros; anything else that is not valid was damaged.
-        let valid_slot = found[0].txn_id.0 % 2;
-        let offset = (1 - valid_slot) * size as u64;
         let mut buf = [0u8; crate::format::meta::META_SIZE];
-        damaged = file_len < offset + buf.len() as u64
-            || storage.read_at(&mut buf, offset).is_err()
-            || buf.iter().any(|&b| b != 0);
+        let fresh = found[0].txn_id.0 == 0
+            && file_len >= size as u64 + buf.len() as u64
+            && storage.read_at(&mut buf, size as u64).is_ok()
+            && buf.iter().all(|&b| b == 0);
+        damaged = !fresh;
     }
     Ok((found, damaged))
 }
@@ -230,8 +232,11 @@ fn choose_meta(map: &crate::io::Mapping, metas: &[Meta]) -> Result<(Meta, bool)>
 }
 
 /// Checks every page written after transaction `since` that `meta` reaches: each must carry
-/// the checksum its parent recorded and match it. Pages of older transactions were synced
-/// by a durable commit and are trusted, so this walks only what recent commits wrote.
+/// the checksum its parent recorded and hash to it. A page that carries the recorded checksum
+/// but was written at or before `since` was synced by a durable commit: the walk stops there
+/// without hashing it, so its cost is the size of the recent commits, and damage inside such
+/// an old page is reported by the reads and `check()` that meet it, not mistaken for a torn
+/// commit.
 fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()> {
     let pages = ReadPages {
         map,
@@ -239,30 +244,37 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
         high_water: meta.high_water,
         verify: true,
     };
-    let mut work: Vec<(Ptr, bool)> = Vec::new();
-    work.extend(meta.catalog.map(|p| (p, true)));
-    let mut next = meta.freelist;
+    // Whether the page at `ptr` was written after `since`; `Err` if it is not the page
+    // its parent recorded or, being recent, does not hash to its checksum.
+    let recent = |ptr: Ptr| -> Result<Option<&[u8]>> {
+        let page = pages.raw(ptr.page, 1)?;
+        verify_page(page, ptr.page, Some(ptr.crc), false)?;
+        if PageHeader::of(page).txn_id.get() <= since {
+            return Ok(None);
+        }
+        Ok(Some(pages.checked_page(ptr)?))
+    };
     let mut steps = 0u64;
+    let mut next = meta.freelist;
     while let Some(ptr) = next {
         steps += 1;
         if steps > meta.high_water {
             return Err(Error::corruption(ptr.page, "freelist chain loops"));
         }
-        let page = pages.checked_page(ptr)?;
-        if PageHeader::of(page).txn_id.get() <= since {
-            break;
-        }
-        next = freelist_page::decode(page, ptr.page)?.next;
+        next = match recent(ptr)? {
+            Some(page) => freelist_page::decode(page, ptr.page)?.next,
+            None => None,
+        };
     }
+    let mut work: Vec<(Ptr, bool)> = meta.catalog.map(|p| (p, true)).into_iter().collect();
     while let Some((ptr, is_catalog)) = work.pop() {
         steps += 1;
         if steps > meta.high_water.saturating_mul(2) {
             return Err(Error::corruption(ptr.page, "tree loops"));
         }
-        let page = pages.checked_page(ptr)?;
-        if PageHeader::of(page).txn_id.get() <= since {
+        let Some(page) = recent(ptr)? else {
             continue;
-        }
+        };
         let node = Node::parse(page, ptr.page)?;
         for i in 0..node.len() {
             if node.is_branch() {
@@ -275,8 +287,6 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
                     work.extend(record.root.map(|root| (root, false)));
                 }
                 LeafValue::Overflow { ptr: run, len } => {
-                    // The recorded checksum is compared for every run (a lost write leaves
-                    // an older run with its own checksum); new runs are hashed whole.
                     let first = pages.raw(run.page, 1)?;
                     verify_page(first, run.page, Some(run.crc), false)?;
                     if PageHeader::of(first).txn_id.get() > since {

@@ -1,10 +1,13 @@
-//! Freelist pages: one record of the freelist's log each (DESIGN.md, "Freelist").
+//! Freelist pages: records of the freelist's log, packed (DESIGN.md, "Freelist pages").
 
 use super::header::{HEADER_SIZE, PageHeader, PageKind};
 use crate::error::{Error, Result};
 use crate::ids::{PageId, Ptr};
 
-const BODY_HEADER: usize = 24;
+/// Next pointer (page, checksum) and reserved bytes before the first record.
+const BODY_HEADER: usize = 16;
+/// Kind, id count and tag before each record's ids.
+const RECORD_HEADER: usize = 16;
 
 /// What a freelist record says about its page ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,39 +18,80 @@ pub(crate) enum RecordKind {
     Consumed = 2,
 }
 
-/// A decoded freelist page.
-#[derive(Debug)]
+/// One record: a kind, a tag and page ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
-    pub next: Option<Ptr>,
     pub kind: RecordKind,
     pub tag: u64,
     pub ids: Vec<u64>,
 }
 
-/// How many page ids one freelist page holds.
-pub(crate) fn capacity(page_size: usize) -> usize {
-    (page_size - HEADER_SIZE - BODY_HEADER) / 8
+/// A piece of a record that lands on one page.
+pub(crate) type Piece<'a> = (RecordKind, u64, &'a [u64]);
+
+/// A decoded freelist page.
+#[derive(Debug)]
+pub(crate) struct FreelistPage {
+    pub next: Option<Ptr>,
+    pub records: Vec<Record>,
 }
 
-/// Writes a record into `page` (header fields other than kind and count are the pager's).
-pub(crate) fn encode(page: &mut [u8], next: Option<Ptr>, kind: RecordKind, tag: u64, ids: &[u64]) {
-    assert!(ids.len() <= capacity(page.len()));
+fn body_capacity(page_size: usize) -> usize {
+    page_size - HEADER_SIZE - BODY_HEADER
+}
+
+/// Splits `records` (kind, tag, ids) into the pieces each page holds, filling pages in order.
+/// Records without ids take no space.
+pub(crate) fn pack<'a>(
+    records: &'a [(RecordKind, u64, Vec<u64>)],
+    page_size: usize,
+) -> Vec<Vec<Piece<'a>>> {
+    let capacity = body_capacity(page_size);
+    let mut pages: Vec<Vec<Piece>> = Vec::new();
+    let mut used = capacity;
+    for (kind, tag, ids) in records {
+        let mut rest: &[u64] = ids;
+        while !rest.is_empty() {
+            if used + RECORD_HEADER + 8 > capacity {
+                pages.push(Vec::new());
+                used = 0;
+            }
+            let fits = ((capacity - used - RECORD_HEADER) / 8).min(rest.len());
+            let (piece, tail) = rest.split_at(fits);
+            pages
+                .last_mut()
+                .expect("a page was pushed")
+                .push((*kind, *tag, piece));
+            used += RECORD_HEADER + 8 * fits;
+            rest = tail;
+        }
+    }
+    pages
+}
+
+/// Writes `pieces` into `page` (header fields other than kind and count are the pager's).
+pub(crate) fn encode(page: &mut [u8], next: Option<Ptr>, pieces: &[Piece]) {
     let header = PageHeader::of_mut(page);
     header.kind = PageKind::Freelist as u8;
-    header.lower = (ids.len() as u32).into();
+    header.lower = (pieces.len() as u32).into();
     header.upper = 0.into();
     let body = &mut page[HEADER_SIZE..];
     body[0..8].copy_from_slice(&next.map_or(0, |p| p.page.0).to_le_bytes());
     body[8..12].copy_from_slice(&next.map_or(0, |p| p.crc).to_le_bytes());
-    body[12..16].copy_from_slice(&(kind as u32).to_le_bytes());
-    body[16..24].copy_from_slice(&tag.to_le_bytes());
-    for (i, id) in ids.iter().enumerate() {
-        let at = BODY_HEADER + 8 * i;
-        body[at..at + 8].copy_from_slice(&id.to_le_bytes());
+    let mut at = BODY_HEADER;
+    for (kind, tag, ids) in pieces {
+        body[at..at + 4].copy_from_slice(&(*kind as u32).to_le_bytes());
+        body[at + 4..at + 8].copy_from_slice(&(ids.len() as u32).to_le_bytes());
+        body[at + 8..at + 16].copy_from_slice(&tag.to_le_bytes());
+        at += RECORD_HEADER;
+        for id in ids.iter() {
+            body[at..at + 8].copy_from_slice(&id.to_le_bytes());
+            at += 8;
+        }
     }
 }
 
-pub(crate) fn decode(page: &[u8], id: PageId) -> Result<Record> {
+pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
     let header = PageHeader::of(page);
     if header.kind() != Some(PageKind::Freelist) {
         return Err(Error::corruption(
@@ -55,34 +99,77 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<Record> {
             format!("expected a freelist page, found kind {}", header.kind),
         ));
     }
-    let count = header.lower.get() as usize;
-    if count > capacity(page.len()) {
-        return Err(Error::corruption(
-            id,
-            format!("freelist page claims {count} ids"),
-        ));
-    }
     let body = &page[HEADER_SIZE..];
     let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(body[at..at + 4].try_into().expect("4 bytes"));
     let next_page = word(0);
-    let next_crc = u32::from_le_bytes(body[8..12].try_into().expect("4 bytes"));
-    let kind = match u32::from_le_bytes(body[12..16].try_into().expect("4 bytes")) {
-        1 => RecordKind::Freed,
-        2 => RecordKind::Consumed,
-        other => {
+    let next = (next_page != 0).then_some(Ptr {
+        page: PageId(next_page),
+        crc: half(8),
+    });
+    let count = header.lower.get() as usize;
+    let mut records = Vec::with_capacity(count.min(64));
+    let mut at = BODY_HEADER;
+    for _ in 0..count {
+        if at + RECORD_HEADER > body.len() {
+            return Err(Error::corruption(id, "freelist records run past the page"));
+        }
+        let kind = match half(at) {
+            1 => RecordKind::Freed,
+            2 => RecordKind::Consumed,
+            other => {
+                return Err(Error::corruption(
+                    id,
+                    format!("unknown freelist record kind {other}"),
+                ));
+            }
+        };
+        let ids = half(at + 4) as usize;
+        let tag = word(at + 8);
+        at += RECORD_HEADER;
+        if ids > (body.len() - at) / 8 {
             return Err(Error::corruption(
                 id,
-                format!("unknown freelist record kind {other}"),
+                format!("freelist record claims {ids} ids"),
             ));
         }
-    };
-    Ok(Record {
-        next: (next_page != 0).then_some(Ptr {
-            page: PageId(next_page),
-            crc: next_crc,
-        }),
-        kind,
-        tag: word(16),
-        ids: (0..count).map(|i| word(BODY_HEADER + 8 * i)).collect(),
-    })
+        records.push(Record {
+            kind,
+            tag,
+            ids: (0..ids).map(|i| word(at + 8 * i)).collect(),
+        });
+        at += 8 * ids;
+    }
+    Ok(FreelistPage { next, records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_records_densely_and_round_trips() {
+        let records = vec![
+            (RecordKind::Consumed, 0, vec![5, 6]),
+            (RecordKind::Freed, 0, vec![]),
+            (RecordKind::Freed, 9, (100..700).collect::<Vec<u64>>()),
+        ];
+        let pages = pack(&records, 4096);
+        assert_eq!(pages.len(), 2, "608 ids in 4 KiB pages");
+        let mut decoded = Vec::new();
+        for pieces in &pages {
+            let mut page = vec![0u8; 4096];
+            encode(&mut page, None, pieces);
+            decoded.extend(decode(&page, PageId(3)).unwrap().records);
+        }
+        let ids: Vec<u64> = decoded.iter().flat_map(|r| r.ids.clone()).collect();
+        let expected: Vec<u64> = records.iter().flat_map(|r| r.2.clone()).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(decoded[0].kind, RecordKind::Consumed);
+        assert!(
+            decoded[1..]
+                .iter()
+                .all(|r| r.kind == RecordKind::Freed && r.tag == 9)
+        );
+    }
 }

@@ -21,9 +21,14 @@ pub struct Event {
 /// What an operation did.
 #[derive(Clone, Debug)]
 pub enum Op {
-    Write { offset: u64, data: Vec<u8> },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
     SetLen(u64),
-    Sync { with_metadata: bool },
+    Sync {
+        with_metadata: bool,
+    },
     /// The directory entry of a newly created file was made durable.
     SyncDirectory,
 }

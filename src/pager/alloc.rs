@@ -124,14 +124,16 @@ impl Allocator {
     /// sealed pages and returns the new head. Call once, after every tree change.
     pub(crate) fn save_freelist(&mut self) -> (Option<Ptr>, FreelistPages) {
         self.saved = true;
-        let capacity = freelist_page::capacity(self.page_size);
+        let page_size = self.page_size;
         let mut records = self.settle_frees();
-        let new_ids: usize = records.iter().map(|r| r.2.len()).sum();
-        if new_ids == 0 {
+        let new_pages = pages_needed(&records, page_size);
+        if new_pages == 0 {
             return (self.freelist.head, Vec::new());
         }
-        let live = (self.freelist.ready.len() as u64 + self.freelist.pending_count()) as usize;
-        let snapshot = self.freelist.chain_ids + new_ids > 2 * live + 4 * capacity;
+        // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
+        // little, so small freelists are not rewritten every commit).
+        let snapshot_pages = pages_needed(&self.freelist.snapshot_records(), page_size);
+        let snapshot = self.freelist.chain.len() + new_pages > 2 * snapshot_pages + 2;
         let mut pages: Vec<u64> = Vec::new();
         if snapshot {
             let old_chain = std::mem::take(&mut self.freelist.chain);
@@ -142,7 +144,7 @@ impl Allocator {
                 .extend(old_chain);
             loop {
                 records = self.freelist.snapshot_records();
-                if pages.len() >= pages_needed(&records, capacity) {
+                if pages.len() >= pages_needed(&records, page_size) {
                     break;
                 }
                 // Taken straight from the state being written: no consumed record needed.
@@ -153,29 +155,34 @@ impl Allocator {
                 pages.push(id);
             }
         } else {
-            while pages.len() < pages_needed(&records, capacity) {
+            while pages.len() < pages_needed(&records, page_size) {
                 let taken_before = self.taken.len();
                 let id = self.alloc_run(1);
                 if self.taken.len() > taken_before {
-                    records[0].2.push(id);
+                    // Taken from the free set: either a page this commit is about to record as
+                    // free (then it simply is not), or one recorded free earlier (then it is
+                    // recorded as consumed).
+                    let newly_free = &mut records[1].2;
+                    match newly_free.iter().position(|&f| f == id) {
+                        Some(at) => {
+                            newly_free.swap_remove(at);
+                        }
+                        None => records[0].2.push(id),
+                    }
                 }
                 pages.push(id);
             }
         }
-        let pieces: Vec<(RecordKind, u64, &[u64])> = records
-            .iter()
-            .flat_map(|(kind, tag, ids)| ids.chunks(capacity).map(move |c| (*kind, *tag, c)))
-            .collect();
+        let packed = freelist_page::pack(&records, page_size);
         let mut next = if snapshot { None } else { self.freelist.head };
-        let empty: (RecordKind, u64, &[u64]) = (RecordKind::Freed, 0, &[]);
         let mut written = Vec::with_capacity(pages.len());
         for (i, &id) in pages.iter().enumerate().rev() {
-            let (kind, tag, ids) = pieces.get(i).copied().unwrap_or(empty);
+            let pieces = packed.get(i).map_or(&[][..], Vec::as_slice);
             let mut page = vec![0u8; self.page_size].into_boxed_slice();
             let header = PageHeader::of_mut(&mut page);
             header.page_id = id.into();
             header.txn_id = self.txn.into();
-            freelist_page::encode(&mut page, next, kind, tag, ids);
+            freelist_page::encode(&mut page, next, pieces);
             let crc = page_checksum(&page);
             PageHeader::of_mut(&mut page).checksum = crc.into();
             written.push((id, page));
@@ -184,15 +191,10 @@ impl Allocator {
                 crc,
             });
         }
-        let recorded: usize = records.iter().map(|r| r.2.len()).sum();
-        if snapshot {
-            self.freelist.chain = pages;
-            self.freelist.chain_ids = recorded;
-        } else {
+        if !snapshot {
             pages.extend_from_slice(&self.freelist.chain);
-            self.freelist.chain = pages;
-            self.freelist.chain_ids += recorded;
         }
+        self.freelist.chain = pages;
         self.freelist.head = next;
         self.taken.clear();
         (next, written)

@@ -24,8 +24,6 @@ pub(crate) struct FreeList {
     /// The freelist's own pages, head first.
     pub(super) chain: Vec<u64>,
     pub(super) head: Option<Ptr>,
-    /// Ids recorded across the chain, to decide when to rewrite it.
-    pub(super) chain_ids: usize,
 }
 
 impl FreeList {
@@ -38,15 +36,17 @@ impl FreeList {
             if chain.len() as u64 >= pages.high_water {
                 return Err(Error::corruption(ptr.page, "freelist chain loops"));
             }
-            let record = freelist_page::decode(pages.checked_page(ptr)?, ptr.page)?;
+            let page = freelist_page::decode(pages.checked_page(ptr)?, ptr.page)?;
             chain.push(ptr.page.0);
-            next = record.next;
-            records.push((ptr.page, record));
+            next = page.next;
+            records.push((ptr.page, page.records));
         }
         let mut tag_of: HashMap<u64, u64> = HashMap::new();
-        let mut chain_ids = 0;
-        for (page, record) in records.iter().rev() {
-            chain_ids += record.ids.len();
+        for (page, record) in records
+            .iter()
+            .rev()
+            .flat_map(|(p, rs)| rs.iter().map(move |r| (p, r)))
+        {
             for &id in &record.ids {
                 if id < 2 || id >= pages.high_water {
                     return Err(Error::corruption(
@@ -73,7 +73,6 @@ impl FreeList {
             pending,
             chain,
             head,
-            chain_ids,
         })
     }
 
@@ -139,9 +138,9 @@ impl FreeList {
     }
 }
 
-/// Freelist pages needed for `records` at `capacity` ids a page (empty records need none).
-pub(super) fn pages_needed(records: &[(RecordKind, u64, Vec<u64>)], capacity: usize) -> usize {
-    records.iter().map(|r| r.2.len().div_ceil(capacity)).sum()
+/// Freelist pages needed for `records` (records without ids need none).
+pub(super) fn pages_needed(records: &[(RecordKind, u64, Vec<u64>)], page_size: usize) -> usize {
+    freelist_page::pack(records, page_size).len()
 }
 
 #[cfg(test)]
