@@ -56,6 +56,13 @@ pub enum Error {
     Poisoned,
     /// An operation of this write transaction failed part-way; it can only be aborted.
     TransactionFailed,
+    /// The file was created in the other storage mode.
+    ModeMismatch {
+        /// The mode the file was created in.
+        file: crate::Mode,
+        /// The mode asked for.
+        requested: crate::Mode,
+    },
 }
 
 impl fmt::Display for Error {
@@ -91,6 +98,10 @@ impl fmt::Display for Error {
             Error::TransactionFailed => write!(
                 f,
                 "an earlier operation of this write transaction failed; abort it"
+            ),
+            Error::ModeMismatch { file, requested } => write!(
+                f,
+                "the file was created in {file:?} mode and cannot be opened in {requested:?} mode"
             ),
             Error::Poisoned => write!(
                 f,

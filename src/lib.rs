@@ -34,6 +34,17 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// The longest value accepted, in bytes. Longer values give [`Error::ValueTooLarge`].
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
 
+/// How pages reach the file (DESIGN.md, "Write-ahead-log mode").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Never overwrite a live page: commits write new pages and switch metas (the default).
+    #[default]
+    CopyOnWrite,
+    /// The classic design, kept as a baseline: pages overwritten in place at checkpoints,
+    /// protected by a write-ahead log beside the file (`<file>-wal`).
+    Wal,
+}
+
 /// How a commit reaches the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Durability {

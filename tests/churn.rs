@@ -106,14 +106,23 @@ fn live_reader_pins_pages_until_dropped() {
         round += 1;
     }
     let during = db.stats().unwrap();
-    assert!(
-        during.pending_pages >= snapshot_pages,
-        "the reader's {snapshot_pages} tree pages are not all held: {during:?}"
-    );
-    assert!(
-        during.high_water >= before.high_water + snapshot_pages,
-        "the high-water mark did not grow by the {snapshot_pages} pinned pages: before {before:?}, with reader {during:?}"
-    );
+    if common::test_mode() == bough::Mode::Wal {
+        // Write-ahead-log mode reuses pages at once (the reader reads its versions from the
+        // log); what the reader holds is the log: it cannot be copied into the file.
+        assert!(
+            !db.checkpoint().unwrap(),
+            "a checkpoint ran under a reader of an older snapshot"
+        );
+    } else {
+        assert!(
+            during.pending_pages >= snapshot_pages,
+            "the reader's {snapshot_pages} tree pages are not all held: {during:?}"
+        );
+        assert!(
+            during.high_water >= before.high_water + snapshot_pages,
+            "the high-water mark did not grow by the {snapshot_pages} pinned pages: before {before:?}, with reader {during:?}"
+        );
+    }
     let t = reader.open_table("churn").unwrap();
     let seen = common::collect(t.iter().unwrap());
     assert_eq!(seen.len() as u64, KEYS);

@@ -127,3 +127,57 @@ fn long_reader_with_repeated_rewrites_keeps_the_freelist_consistent() {
     }
     drop(old);
 }
+
+#[test]
+fn wal_mode_round_trip_checkpoint_and_recovery() {
+    use bough::Mode;
+    use bough::testing::SimDisk;
+    let builder = || Database::builder().mode(Mode::Wal);
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let disk = SimDisk::new();
+    let db = builder().open_simulated(disk.clone()).unwrap();
+    for round in 0..5u32 {
+        let mut tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table("t").unwrap();
+            for i in 0..500u32 {
+                t.insert(
+                    &(round * 500 + i).to_be_bytes(),
+                    &big[..(i as usize * 7) % 3000],
+                )
+                .unwrap();
+            }
+            t.insert(b"big", &big).unwrap();
+        }
+        tx.commit().unwrap();
+        db.check().unwrap();
+    }
+    let rtx = db.begin_read().unwrap();
+    let t = rtx.open_table("t").unwrap();
+    assert_eq!(t.len().unwrap(), 2501);
+    assert_eq!(t.get(b"big").unwrap().unwrap(), &big[..]);
+    drop(rtx);
+    // The files as a crash now would leave them (everything was synced): the log is not
+    // checkpointed yet.
+    let images = vec![disk.contents(), disk.sibling(1).contents()];
+    assert!(images[1].len() > 100_000);
+    let db = builder()
+        .open_simulated(SimDisk::from_images(images))
+        .unwrap();
+    let stats = db.stats().unwrap();
+    assert!(stats.recovered_frames > 0, "{stats:?}");
+    db.check().unwrap();
+    let rtx = db.begin_read().unwrap();
+    let t = rtx.open_table("t").unwrap();
+    assert_eq!(t.len().unwrap(), 2501);
+    assert_eq!(t.get(b"big").unwrap().unwrap(), &big[..]);
+    drop(rtx);
+    assert!(db.checkpoint().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    drop(builder().open(&path).unwrap());
+    assert!(matches!(
+        Database::open(&path),
+        Err(bough::Error::ModeMismatch { .. })
+    ));
+}

@@ -5,8 +5,16 @@
 use bough::testing::{FaultPlan, SimDisk};
 use bough::{Database, Error};
 
+/// `BOUGH_TEST_MODE=wal` runs these in write-ahead-log mode.
 fn open(disk: &SimDisk) -> Database {
-    Database::builder().open_simulated(disk.clone()).unwrap()
+    let mode = match std::env::var("BOUGH_TEST_MODE").as_deref() {
+        Ok("wal") => bough::Mode::Wal,
+        _ => bough::Mode::CopyOnWrite,
+    };
+    Database::builder()
+        .mode(mode)
+        .open_simulated(disk.clone())
+        .unwrap()
 }
 
 /// Commits `count` entries of `len`-byte values starting at `first`.

@@ -44,6 +44,13 @@ pub struct Stats {
     pub high_water: u64,
     /// The newest meta was not whole at open and the previous commit was used instead.
     pub fell_back_to_older_meta: bool,
+    /// The storage mode.
+    pub mode: crate::Mode,
+    /// Write-ahead-log mode: frames and bytes of log the open replayed, and how long the
+    /// replay (scan, copy into the file, sync) took.
+    pub recovered_frames: u64,
+    pub recovered_bytes: u64,
+    pub recovery_time: std::time::Duration,
 }
 
 /// Every table record in the catalog at `catalog`.
@@ -158,6 +165,10 @@ impl Database {
             pending_pages: freelist.pending_count(),
             high_water: meta.high_water,
             fell_back_to_older_meta: self.shared.fell_back,
+            mode: self.shared.mode,
+            recovered_frames: self.shared.recovery.frames,
+            recovered_bytes: self.shared.recovery.bytes,
+            recovery_time: self.shared.recovery.time,
         })
     }
 }

@@ -16,10 +16,11 @@ pub enum CommitProtocol {
     TwoSync,
 }
 
-use crate::Durability;
 use crate::error::{Error, Result};
 use crate::format::valid_page_size;
+use crate::io::Storage;
 use crate::txn::{ReadTransaction, Shared, WriteTransaction};
+use crate::{Durability, Mode};
 use std::path::{Path, PathBuf};
 
 /// An open database file. `Send + Sync`: share it between threads by reference or `Arc`.
@@ -37,6 +38,8 @@ pub struct Builder {
     read_only: bool,
     verify_checksums: bool,
     protocol: CommitProtocol,
+    mode: Mode,
+    checkpoint_bytes: u64,
 }
 
 impl Default for Builder {
@@ -47,6 +50,8 @@ impl Default for Builder {
             read_only: false,
             verify_checksums: true,
             protocol: CommitProtocol::OneSync,
+            mode: Mode::CopyOnWrite,
+            checkpoint_bytes: 64 << 20,
         }
     }
 }
@@ -85,6 +90,20 @@ impl Builder {
         self
     }
 
+    /// Storage mode (default [`Mode::CopyOnWrite`]). A file keeps the mode it was created in;
+    /// opening it in the other gives [`Error::ModeMismatch`].
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Write-ahead-log mode: copy the log into the file once it holds this many bytes
+    /// (default 64 MiB). Also done on close and by [`Database::checkpoint`].
+    pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
+        self.checkpoint_bytes = bytes;
+        self
+    }
+
     /// Opens the database at `path`, creating it (read-write only) if missing.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         if !valid_page_size(self.page_size) {
@@ -104,7 +123,8 @@ impl Builder {
         if !valid_page_size(self.page_size) {
             return Err(Error::InvalidPageSize(self.page_size));
         }
-        let shared = open::open_storage(Box::new(disk), self)?;
+        let log = (self.mode == Mode::Wal).then(|| Box::new(disk.sibling(1)) as Box<dyn Storage>);
+        let shared = open::open_storage(Box::new(disk), log, self)?;
         Ok(Database {
             shared,
             path: PathBuf::from("<simulated disk>"),
@@ -136,5 +156,24 @@ impl Database {
     /// Starts a read transaction on the newest committed state. Never waits for the writer.
     pub fn begin_read(&self) -> Result<ReadTransaction<'_>> {
         Ok(ReadTransaction::new(&self.shared))
+    }
+
+    /// Write-ahead-log mode: copies the log into the file now, and starts the log over if no
+    /// reader needs it. `Ok(false)` if a reader of an older snapshot prevents the copy.
+    /// Copy-on-write mode has nothing to copy: `Ok(true)`.
+    pub fn checkpoint(&self) -> Result<bool> {
+        if self.shared.read_only || self.shared.mode == Mode::CopyOnWrite {
+            return Ok(true);
+        }
+        let mut state = self.shared.lock_writer()?;
+        crate::txn::try_checkpoint(&self.shared, &mut state)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Write-ahead-log mode copies the log into the file on close; if that fails the log
+        // still holds every commit and the next open replays it.
+        let _ = self.checkpoint();
     }
 }

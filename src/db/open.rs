@@ -1,35 +1,58 @@
 //! Creating a file and opening one: choosing the meta (DESIGN.md, "Opening").
 
 use super::Builder;
+use crate::Mode;
 use crate::error::{Error, Result};
 use crate::format::header::verify_page;
 use crate::format::meta::MetaError;
 use crate::format::node::{LeafValue, Node};
 use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_size};
 use crate::ids::{Ptr, TxnId};
-use crate::io::{FileStorage, LockMode, Storage};
+use crate::io::{FileStorage, LockMode, Mapping, Storage};
 use crate::pager::ReadPages;
+use crate::pager::wal::{WalIndex, WalLog, checkpoint};
 use crate::plant::{Bug, planted};
-use crate::txn::{Published, Shared, Snapshot, TableRecord, WriterState};
+use crate::txn::{
+    Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterState,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 pub(super) fn open_file(path: &Path, options: &Builder) -> Result<Shared> {
     if !options.read_only && !path.exists() {
-        create(path, options.page_size)?;
+        create(path, options.page_size, options.mode)?;
     }
-    let mode = if options.read_only {
+    let lock = if options.read_only {
         LockMode::Shared
     } else {
         LockMode::Exclusive
     };
-    let storage = FileStorage::open(path, mode)?.ok_or(Error::AlreadyOpen)?;
-    open_storage(Box::new(storage), options)
+    let storage = FileStorage::open(path, lock)?.ok_or(Error::AlreadyOpen)?;
+    let log = match options.mode {
+        Mode::CopyOnWrite => None,
+        Mode::Wal => Some(open_log_file(path, options.read_only)?),
+    };
+    open_storage(Box::new(storage), log, options)
 }
 
-fn first_meta(page_size: usize) -> Meta {
+/// The log beside the file at `path` (`<name>-wal`), created (and its directory synced) if
+/// missing. The main file's lock covers it.
+fn open_log_file(path: &Path, read_only: bool) -> Result<Box<dyn Storage>> {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push("-wal");
+    let log_path = path.with_file_name(name);
+    let existed = log_path.exists();
+    let storage = FileStorage::open_unlocked(&log_path, !read_only)?;
+    if !existed {
+        sync_parent(path)?;
+    }
+    Ok(Box::new(storage))
+}
+
+fn first_meta(page_size: usize, mode: Mode) -> Meta {
     Meta {
         page_size: page_size as u32,
         txn_id: TxnId(0),
@@ -37,38 +60,101 @@ fn first_meta(page_size: usize) -> Meta {
         freelist: None,
         high_water: 2,
         pages_synced_first: true,
+        wal_mode: mode == Mode::Wal,
     }
 }
 
 /// Writes the first meta of a new database (page 1 stays zero: an invalid meta).
-fn initialise(storage: &dyn Storage, page_size: usize) -> Result<()> {
-    storage.write_at(&first_meta(page_size).encode(), 0)?;
+fn initialise(storage: &dyn Storage, page_size: usize, mode: Mode) -> Result<()> {
+    storage.write_at(&first_meta(page_size, mode).encode(), 0)?;
     storage.write_at(&vec![0u8; page_size], page_size as u64)?;
     storage.sync(true)?;
     Ok(())
 }
 
-pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Result<Shared> {
-    let mut file_len = storage.len()?;
-    if file_len == 0 && !options.read_only {
-        initialise(&*storage, options.page_size)?;
-        if !planted(Bug::NoDirectorySync) {
-            storage.sync_directory()?;
-        }
-        file_len = storage.len()?;
+fn mode_of(meta: &Meta) -> Mode {
+    if meta.wal_mode {
+        Mode::Wal
+    } else {
+        Mode::CopyOnWrite
     }
-    let (metas, damaged_meta) = read_metas(&*storage, file_len)?;
-    let map = Arc::new(storage.map(file_len)?);
-    let (meta, fell_back) = choose_meta(&map, &metas)?;
+}
+
+/// The newest meta the main file holds and whether it had to fall back; every valid meta.
+fn main_meta(
+    storage: &dyn Storage,
+    file_len: u64,
+    map: &Mapping,
+) -> Result<(Meta, bool, Vec<Meta>)> {
+    let (metas, damaged_meta) = read_metas(storage, file_len)?;
+    let (meta, fell_back) = choose_meta(map, &metas)?;
     if damaged_meta {
         log::warn!(
             "bough: one meta page is damaged or torn; opened the other (transaction {})",
             meta.txn_id.0
         );
     }
-    let fell_back = fell_back || damaged_meta;
+    Ok((meta, fell_back || damaged_meta, metas))
+}
+
+pub(super) fn open_storage(
+    storage: Box<dyn Storage>,
+    log_storage: Option<Box<dyn Storage>>,
+    options: &Builder,
+) -> Result<Shared> {
+    let mut file_len = storage.len()?;
+    if file_len == 0 && !options.read_only {
+        initialise(&*storage, options.page_size, options.mode)?;
+        if !planted(Bug::NoDirectorySync) {
+            storage.sync_directory()?;
+        }
+        file_len = storage.len()?;
+    }
+    let mut map = Arc::new(storage.map(file_len)?);
+    let (mut meta, fell_back, mut metas) = main_meta(&*storage, file_len, &map)?;
+    if mode_of(&meta) != options.mode {
+        return Err(Error::ModeMismatch {
+            file: mode_of(&meta),
+            requested: options.mode,
+        });
+    }
     let page_size = meta.page_size as usize;
-    let last_txn = metas.iter().map(|m| m.txn_id.0).max().unwrap_or(0);
+    let mut recovery = Recovery::default();
+    let mut wal = None;
+    if let Some(log_storage) = log_storage {
+        let started = Instant::now();
+        let (mut log, recovered) = WalLog::open(log_storage, page_size)?;
+        recovery.frames = recovered.frames;
+        recovery.bytes = recovered.bytes;
+        let mut index = recovered.index;
+        if let Some(logged) = recovered.meta.filter(|m| m.txn_id > meta.txn_id) {
+            if options.read_only {
+                // Serve the logged commits from the log without touching the file.
+                meta = logged;
+            } else {
+                // Redo: copy the logged pages into place, then start the log over.
+                file_len = checkpoint(&*storage, file_len, &mut log, &index, &logged)?;
+                log.reset(true)?;
+                index = WalIndex::default();
+                map = Arc::new(storage.map(file_len)?);
+                (meta, _, metas) = main_meta(&*storage, file_len, &map)?;
+            }
+        } else if !options.read_only && recovered.frames > 0 {
+            log.reset(true)?;
+            index = WalIndex::default();
+        }
+        recovery.time = started.elapsed();
+        wal = Some(WalState {
+            log,
+            index: Arc::new(RwLock::new(index)),
+        });
+    }
+    let last_txn = metas
+        .iter()
+        .map(|m| m.txn_id.0)
+        .max()
+        .unwrap_or(0)
+        .max(meta.txn_id.0);
     let mut durable_txn = meta.txn_id.0;
     if !meta.pages_synced_first && !options.read_only {
         // Everything the chosen meta reaches is whole (verified above); one sync makes it
@@ -81,6 +167,10 @@ pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Resu
         meta: meta.clone(),
         map: map.clone(),
         verify: options.verify_checksums,
+        wal: wal.as_ref().map(|w: &WalState| WalSnapshot {
+            map: w.log.map().clone(),
+            index: w.index.clone(),
+        }),
     });
     Ok(Shared {
         storage,
@@ -88,6 +178,9 @@ pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Resu
         verify: options.verify_checksums,
         durability: options.durability,
         protocol: options.protocol,
+        mode: options.mode,
+        checkpoint_bytes: options.checkpoint_bytes,
+        recovery,
         read_only: options.read_only,
         fell_back,
         published: Mutex::new(Published {
@@ -103,13 +196,23 @@ pub(super) fn open_storage(storage: Box<dyn Storage>, options: &Builder) -> Resu
             file_len,
             length_unsynced: false,
             poisoned: false,
+            wal,
         }),
     })
 }
 
+fn sync_parent(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 /// Writes a new database to a scratch file, syncs it, then links it into place and syncs
 /// the directory: a crash leaves either no file or a complete one.
-fn create(path: &Path, page_size: usize) -> Result<()> {
+fn create(path: &Path, page_size: usize, mode: Mode) -> Result<()> {
     let name = path.file_name().ok_or_else(|| {
         Error::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -120,19 +223,15 @@ fn create(path: &Path, page_size: usize) -> Result<()> {
     scratch_name.push(".bough-creating");
     let scratch = path.with_file_name(scratch_name);
     let storage = FileStorage::create_scratch(&scratch)?.ok_or(Error::AlreadyOpen)?;
-    initialise(&storage, page_size)?;
+    initialise(&storage, page_size, mode)?;
     let linked = match fs::hard_link(&scratch, path) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
     };
     fs::remove_file(&scratch)?;
     linked?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
     if !planted(Bug::NoDirectorySync) {
-        fs::File::open(dir)?.sync_all()?;
+        sync_parent(path)?;
     }
     Ok(())
 }
@@ -197,7 +296,9 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)>
     let mut damaged = false;
     if found.len() < 2 {
         let mut buf = [0u8; crate::format::meta::META_SIZE];
-        let fresh = found[0].txn_id.0 == 0
+        // In write-ahead-log mode the file's metas are written by checkpoints only, which
+        // may all land in one slot.
+        let fresh = (found[0].txn_id.0 == 0 || found[0].wal_mode)
             && file_len >= size as u64 + buf.len() as u64
             && storage.read_at(&mut buf, size as u64).is_ok()
             && buf.iter().all(|&b| b == 0);
@@ -243,6 +344,7 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
         page_size: meta.page_size as usize,
         high_water: meta.high_water,
         verify: true,
+        wal: None,
     };
     // Whether the page at `ptr` was written after `since`; `Err` if it is not the page
     // its parent recorded or, being recent, does not hash to its checksum.

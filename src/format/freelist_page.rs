@@ -69,6 +69,25 @@ pub(crate) fn pack<'a>(
     pages
 }
 
+/// How many pages [`pack`] fills with records of these id counts, without building them.
+pub(crate) fn pages_for(counts: impl IntoIterator<Item = usize>, page_size: usize) -> usize {
+    let capacity = body_capacity(page_size);
+    let (mut pages, mut used) = (0, capacity);
+    for count in counts {
+        let mut rest = count;
+        while rest > 0 {
+            if used + RECORD_HEADER + 8 > capacity {
+                pages += 1;
+                used = 0;
+            }
+            let fits = ((capacity - used - RECORD_HEADER) / 8).min(rest);
+            used += RECORD_HEADER + 8 * fits;
+            rest -= fits;
+        }
+    }
+    pages
+}
+
 /// Writes `pieces` into `page` (header fields other than kind and count are the pager's).
 pub(crate) fn encode(page: &mut [u8], next: Option<Ptr>, pieces: &[Piece]) {
     let header = PageHeader::of_mut(page);
@@ -156,6 +175,11 @@ mod tests {
         ];
         let pages = pack(&records, 4096);
         assert_eq!(pages.len(), 2, "608 ids in 4 KiB pages");
+        assert_eq!(pages_for(records.iter().map(|r| r.2.len()), 4096), 2);
+        for n in [0, 1, 500, 502, 503, 1006, 5000] {
+            let one = vec![(RecordKind::Freed, 1, (0..n as u64).collect::<Vec<_>>())];
+            assert_eq!(pages_for([n], 4096), pack(&one, 4096).len(), "{n} ids");
+        }
         let mut decoded = Vec::new();
         for pieces in &pages {
             let mut page = vec![0u8; 4096];

@@ -8,6 +8,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 pub(crate) const MAGIC: [u8; 8] = *b"BOUGHDB\0";
 pub(crate) const META_SIZE: usize = 80;
 const FLAG_PAGES_SYNCED_FIRST: u32 = 1;
+const FLAG_WAL_MODE: u32 = 2;
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Debug)]
 #[repr(C)]
@@ -42,6 +43,8 @@ pub(crate) struct Meta {
     /// Written after its pages were synced (two-phase commit): its tree is whole whenever the
     /// meta is. Otherwise the open verifies the tree (DESIGN.md, "Commit protocol").
     pub pages_synced_first: bool,
+    /// The file is used in write-ahead-log mode (its log may hold newer commits).
+    pub wal_mode: bool,
 }
 
 /// Why bytes did not decode as a meta.
@@ -81,11 +84,19 @@ impl Meta {
             freelist: ptr(raw.freelist_head.get(), raw.freelist_crc.get()),
             high_water: raw.high_water.get(),
             pages_synced_first: raw.flags.get() & FLAG_PAGES_SYNCED_FIRST != 0,
+            wal_mode: raw.flags.get() & FLAG_WAL_MODE != 0,
         })
     }
 
     /// The meta as a full page of `page_size` bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut flags = 0;
+        if self.pages_synced_first {
+            flags |= FLAG_PAGES_SYNCED_FIRST;
+        }
+        if self.wal_mode {
+            flags |= FLAG_WAL_MODE;
+        }
         let mut raw = RawMeta {
             magic: MAGIC,
             version: FORMAT_VERSION.into(),
@@ -93,12 +104,7 @@ impl Meta {
             txn_id: self.txn_id.0.into(),
             catalog_root: self.catalog.map_or(0, |p| p.page.0).into(),
             catalog_crc: self.catalog.map_or(0, |p| p.crc).into(),
-            flags: (if self.pages_synced_first {
-                FLAG_PAGES_SYNCED_FIRST
-            } else {
-                0
-            })
-            .into(),
+            flags: flags.into(),
             freelist_head: self.freelist.map_or(0, |p| p.page.0).into(),
             freelist_crc: self.freelist.map_or(0, |p| p.crc).into(),
             reserved: 0.into(),
@@ -137,6 +143,7 @@ mod tests {
             freelist: None,
             high_water: 12,
             pages_synced_first: true,
+            wal_mode: false,
         }
     }
 

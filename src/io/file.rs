@@ -40,6 +40,17 @@ impl FileStorage {
         }
     }
 
+    /// Opens (creating it if `create`) a file covered by another file's lock: a log.
+    pub(crate) fn open_unlocked(path: &Path, create: bool) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(create)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        Ok(FileStorage { file })
+    }
+
     /// Creates (or truncates) a scratch file, locked exclusively.
     pub(crate) fn create_scratch(path: &Path) -> io::Result<Option<Self>> {
         let file = OpenOptions::new()

@@ -132,7 +132,7 @@ impl Allocator {
         }
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
-        let snapshot_pages = pages_needed(&self.freelist.snapshot_records(), page_size);
+        let snapshot_pages = self.freelist.snapshot_pages(page_size);
         let snapshot = self.freelist.chain.len() + new_pages > 2 * snapshot_pages + 2;
         let mut pages: Vec<u64> = Vec::new();
         if snapshot {
@@ -142,11 +142,7 @@ impl Allocator {
                 .entry(self.txn)
                 .or_default()
                 .extend(old_chain);
-            loop {
-                records = self.freelist.snapshot_records();
-                if pages.len() >= pages_needed(&records, page_size) {
-                    break;
-                }
+            while pages.len() < self.freelist.snapshot_pages(page_size) {
                 // Taken straight from the state being written: no consumed record needed.
                 let id = match self.freelist.ready.pop_first() {
                     Some(id) => id,
@@ -154,6 +150,7 @@ impl Allocator {
                 };
                 pages.push(id);
             }
+            records = self.freelist.snapshot_records();
         } else {
             while pages.len() < pages_needed(&records, page_size) {
                 let taken_before = self.taken.len();

@@ -66,6 +66,7 @@ impl<'a> CowPager<'a> {
             page_size: self.page_size,
             high_water: self.alloc.high_water(),
             verify: self.verify,
+            wal: None,
         }
     }
 

@@ -78,7 +78,10 @@ impl FreeList {
 
     /// Makes every page freed by a transaction `<= up_to` reusable.
     pub(crate) fn release(&mut self, up_to: u64) {
-        let keep = self.pending.split_off(&(up_to + 1));
+        let keep = match up_to.checked_add(1) {
+            Some(first_kept) => self.pending.split_off(&first_kept),
+            None => BTreeMap::new(),
+        };
         for (_, ids) in std::mem::replace(&mut self.pending, keep) {
             self.ready.extend(ids);
         }
@@ -128,6 +131,12 @@ impl FreeList {
         None
     }
 
+    /// Freelist pages a snapshot of the whole state needs, counted without building it.
+    pub(super) fn snapshot_pages(&self, page_size: usize) -> usize {
+        let counts = std::iter::once(self.ready.len()).chain(self.pending.values().map(Vec::len));
+        freelist_page::pages_for(counts, page_size)
+    }
+
     /// The records a snapshot of the whole state consists of.
     pub(super) fn snapshot_records(&self) -> Vec<(RecordKind, u64, Vec<u64>)> {
         let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().copied().collect())];
@@ -140,7 +149,7 @@ impl FreeList {
 
 /// Freelist pages needed for `records` (records without ids need none).
 pub(super) fn pages_needed(records: &[(RecordKind, u64, Vec<u64>)], page_size: usize) -> usize {
-    freelist_page::pack(records, page_size).len()
+    freelist_page::pages_for(records.iter().map(|r| r.2.len()), page_size)
 }
 
 #[cfg(test)]
@@ -157,6 +166,9 @@ mod tests {
         assert_eq!(list.pending_count(), 1);
         list.release(5);
         assert_eq!(list.ready_count(), 3);
+        list.pending.insert(9, vec![13]);
+        list.release(u64::MAX);
+        assert_eq!((list.ready_count(), list.pending_count()), (4, 0));
     }
 
     #[test]

@@ -7,10 +7,11 @@ mod alloc;
 mod cow;
 mod freelist;
 mod read;
+pub(crate) mod wal;
 
 pub(crate) use cow::{CowPager, PagerStart};
 pub(crate) use freelist::FreeList;
-pub(crate) use read::ReadPages;
+pub(crate) use read::{ReadPages, WalRead};
 
 use crate::error::Result;
 use crate::format::PageKind;
@@ -45,4 +46,50 @@ pub(crate) trait PageStore: PageSource {
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()>;
     /// Computes and stores the checksum of dirty page `id` (its content is final).
     fn seal(&mut self, id: PageId) -> Result<u32>;
+}
+
+/// The page store of one write transaction, in either storage mode.
+#[derive(Debug)]
+pub(crate) enum TxnPager<'a> {
+    Cow(CowPager<'a>),
+    Wal(wal::WalPager),
+}
+
+impl TxnPager<'_> {
+    pub(crate) fn store(&mut self) -> &mut dyn PageStore {
+        match self {
+            TxnPager::Cow(p) => p,
+            TxnPager::Wal(p) => p,
+        }
+    }
+
+    pub(crate) fn source(&self) -> &dyn PageSource {
+        match self {
+            TxnPager::Cow(p) => p,
+            TxnPager::Wal(p) => p,
+        }
+    }
+
+    /// Adds this transaction's freelist records to its pages; returns the new head.
+    pub(crate) fn save_freelist(&mut self) -> Result<Option<crate::ids::Ptr>> {
+        match self {
+            TxnPager::Cow(p) => p.save_freelist(),
+            TxnPager::Wal(p) => p.save_freelist(),
+        }
+    }
+
+    pub(crate) fn high_water(&self) -> u64 {
+        match self {
+            TxnPager::Cow(p) => p.high_water(),
+            TxnPager::Wal(p) => p.high_water(),
+        }
+    }
+
+    /// Ends an aborted transaction, handing back the freelist as it was.
+    pub(crate) fn rollback(self) -> FreeList {
+        match self {
+            TxnPager::Cow(p) => p.rollback(),
+            TxnPager::Wal(p) => p.rollback(),
+        }
+    }
 }

@@ -7,8 +7,11 @@ use crate::format::header::verify_page;
 use crate::format::overflow;
 use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
+use crate::pager::wal::WalIndex;
+use std::sync::RwLock;
 
-/// Pages of one committed snapshot, read from the map.
+/// Pages of one committed snapshot, read from the map (and, in write-ahead-log mode, from
+/// the log's map for pages the log holds a version of).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReadPages<'a> {
     pub map: &'a Mapping,
@@ -16,6 +19,15 @@ pub(crate) struct ReadPages<'a> {
     /// Pages at or beyond this id do not exist in the snapshot.
     pub high_water: u64,
     pub verify: bool,
+    pub wal: Option<WalRead<'a>>,
+}
+
+/// The log as one snapshot sees it: versions written by transactions up to `upto`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WalRead<'a> {
+    pub map: &'a Mapping,
+    pub index: &'a RwLock<WalIndex>,
+    pub upto: u64,
 }
 
 impl<'a> ReadPages<'a> {
@@ -32,6 +44,25 @@ impl<'a> ReadPages<'a> {
             ));
         }
         let len = pages as usize * self.page_size;
+        if let Some(wal) = &self.wal {
+            // The index latch is held only for the lookup; the bytes it points at are never
+            // rewritten while a snapshot that can see them lives (DESIGN.md, "Write-ahead-log
+            // mode").
+            let index = wal.index.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(offset) = index.lookup(id.0, wal.upto) {
+                let last = offset + (pages - 1) * self.page_size as u64;
+                if pages > 1 && index.lookup(id.0 + pages - 1, wal.upto) != Some(last) {
+                    return Err(Error::corruption(
+                        id,
+                        "overflow run split across log frames",
+                    ));
+                }
+                return wal
+                    .map
+                    .slice(offset, len)
+                    .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the log"));
+            }
+        }
         self.map
             .slice(id.0 * self.page_size as u64, len)
             .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the file"))

@@ -1,22 +1,24 @@
-//! The commit protocol (DESIGN.md, "Commit protocol"): seal the changed trees bottom-up,
-//! record the freelist, write the new pages, sync, write the meta, sync, publish.
+//! The commit protocols (DESIGN.md, "Commit protocol" and "Write-ahead-log mode"): seal the
+//! changed trees bottom-up, record the freelist, then either write the new pages and the meta
+//! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
 use super::write::TableState;
-use super::{Shared, Snapshot, TableRecord, WriterState};
+use super::{Shared, Snapshot, TableRecord, WalSnapshot, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::ids::{Ptr, TxnId};
-use crate::pager::CowPager;
+use crate::pager::wal::{WalIndex, checkpoint};
+use crate::pager::{CowPager, PageStore, TxnPager};
 use crate::plant::{Bug, planted};
-use crate::{CommitProtocol, Durability};
+use crate::{CommitProtocol, Durability, Mode};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub(crate) struct CommitInput<'a, 'db> {
     pub shared: &'db Shared,
     pub state: &'a mut WriterState,
-    pub pager: CowPager<'db>,
+    pub pager: TxnPager<'db>,
     pub txn: u64,
     pub catalog: Option<Ptr>,
     pub tables: BTreeMap<String, TableState>,
@@ -37,6 +39,10 @@ impl From<Error> for Failure {
     }
 }
 
+fn sync_failed(e: impl Into<Error>) -> Failure {
+    Failure::Sync(e.into())
+}
+
 pub(crate) fn commit(input: CommitInput) -> Result<()> {
     let CommitInput {
         shared,
@@ -46,7 +52,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         ..
     } = input;
     let durable = input.durability == Durability::Immediate;
-    let outcome = write(
+    let outcome = prepare(
         shared,
         &mut pager,
         txn,
@@ -54,91 +60,214 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         &input.tables,
         &input.deleted,
         durable,
-    );
-    state.last_txn = txn;
-    state.map = pager.map().clone();
-    state.file_len = pager.file_len();
-    state.length_unsynced = pager.grew() && (outcome.is_err() || !durable);
-    match outcome {
-        Ok(meta) => {
-            state.meta = meta.clone();
-            state.freelist = Some(pager.into_freelist());
-            let snapshot = Arc::new(Snapshot {
-                meta,
-                map: state.map.clone(),
-                verify: shared.verify,
-            });
-            let mut published = shared.published();
-            published.snapshot = snapshot;
-            if durable {
-                published.durable_txn = txn;
-            }
-            Ok(())
+    )
+    .and_then(|meta| match &mut pager {
+        TxnPager::Cow(cow) => persist_in_file(shared, cow, &meta, durable).map(|()| meta),
+        TxnPager::Wal(wal) => {
+            let frames = wal.frames();
+            persist_in_log(state, txn, &frames, &meta, durable).map(|()| meta)
         }
+    });
+    state.last_txn = txn;
+    if let TxnPager::Cow(cow) = &pager {
+        state.map = cow.map().clone();
+        state.file_len = cow.file_len();
+        state.length_unsynced = cow.grew() && (outcome.is_err() || !durable);
+    }
+    let meta = match outcome {
+        Ok(meta) => meta,
         Err(failure) => {
             // The in-memory freelist was changed by the save: reload it from the last
             // committed meta when the next writer starts.
             state.freelist = None;
-            match failure {
-                Failure::BeforeSync(e) => Err(e),
+            return Err(match failure {
+                Failure::BeforeSync(e) => e,
                 Failure::Sync(e) => {
                     state.poisoned = true;
-                    Err(e)
+                    e
                 }
-            }
+            });
         }
+    };
+    state.meta = meta.clone();
+    state.freelist = Some(match pager {
+        TxnPager::Cow(p) => p.into_freelist(),
+        TxnPager::Wal(p) => p.into_freelist(),
+    });
+    publish(shared, state, meta, durable.then_some(txn));
+    if shared.mode == Mode::Wal
+        && state
+            .wal
+            .as_ref()
+            .is_some_and(|w| w.log.used() >= shared.checkpoint_bytes)
+    {
+        // The commit is done; a checkpoint that fails leaves it in the log.
+        let _ = try_checkpoint(shared, state);
+    }
+    Ok(())
+}
+
+/// Makes `meta` the snapshot new readers see.
+fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option<u64>) {
+    let snapshot = Arc::new(Snapshot {
+        meta,
+        map: state.map.clone(),
+        verify: shared.verify,
+        wal: state.wal.as_ref().map(|w| WalSnapshot {
+            map: w.log.map().clone(),
+            index: w.index.clone(),
+        }),
+    });
+    let mut published = shared.published();
+    published.snapshot = snapshot;
+    if let Some(txn) = durable_txn {
+        published.durable_txn = txn;
     }
 }
 
-fn write(
+/// Seals the changed trees, writes the catalog and the freelist records; returns the meta
+/// the commit will publish.
+fn prepare(
     shared: &Shared,
-    pager: &mut CowPager,
+    pager: &mut TxnPager,
     txn: u64,
     catalog: Option<Ptr>,
     tables: &BTreeMap<String, TableState>,
     deleted: &BTreeSet<String>,
     durable: bool,
 ) -> Result<Meta, Failure> {
+    let store: &mut dyn PageStore = pager.store();
     let mut catalog = catalog;
     for name in deleted {
-        catalog = btree::remove(pager, catalog, name.as_bytes())?.0;
+        catalog = btree::remove(store, catalog, name.as_bytes())?.0;
     }
     for (name, table) in tables.iter().filter(|(_, t)| t.changed) {
         let record = TableRecord {
-            root: btree::seal_tree(pager, table.root)?,
+            root: btree::seal_tree(store, table.root)?,
             len: table.len,
         };
-        catalog = Some(btree::insert(pager, catalog, name.as_bytes(), &record.encode())?.0);
+        catalog = Some(btree::insert(store, catalog, name.as_bytes(), &record.encode())?.0);
     }
-    let catalog = btree::seal_tree(pager, catalog)?;
+    let catalog = btree::seal_tree(store, catalog)?;
     let freelist = pager.save_freelist()?;
-    let two_phase = durable && shared.protocol == CommitProtocol::TwoSync;
-    let meta = Meta {
+    Ok(Meta {
         page_size: shared.page_size as u32,
         txn_id: TxnId(txn),
         catalog,
         freelist,
         high_water: pager.high_water(),
-        pages_synced_first: two_phase,
-    };
+        pages_synced_first: durable && shared.protocol == CommitProtocol::TwoSync,
+        wal_mode: shared.mode == Mode::Wal,
+    })
+}
+
+/// Copy-on-write: the new pages and the meta go to the file, with one sync or two.
+fn persist_in_file(
+    shared: &Shared,
+    pager: &mut CowPager,
+    meta: &Meta,
+    durable: bool,
+) -> Result<(), Failure> {
+    let two_phase = meta.pages_synced_first;
     pager.write_dirty()?;
     let storage = &shared.storage;
     // Growth must be durable before (two-phase) or with (one-sync) the meta that points
     // into it: fdatasync does not persist a new length on every filesystem.
     let grew = pager.grew() && !planted(Bug::NoSyncAfterGrowth);
     if two_phase && !planted(Bug::NoSyncBeforeMeta) {
-        storage.sync(grew).map_err(|e| Failure::Sync(e.into()))?;
+        storage.sync(grew).map_err(sync_failed)?;
     }
     storage
         .write_at(&meta.encode(), meta.slot() * shared.page_size as u64)
         .map_err(Error::from)?;
     if durable {
-        storage
-            .sync(grew && !two_phase)
-            .map_err(|e| Failure::Sync(e.into()))?;
+        storage.sync(grew && !two_phase).map_err(sync_failed)?;
     }
     if !storage.map_follows_writes() {
         pager.remap()?;
     }
-    Ok(meta)
+    Ok(())
+}
+
+/// Write-ahead log: the new page images and a commit frame holding the meta are appended to
+/// the log, which is synced once.
+fn persist_in_log(
+    state: &mut WriterState,
+    txn: u64,
+    frames: &[(u64, &[u8])],
+    meta: &Meta,
+    durable: bool,
+) -> Result<(), Failure> {
+    let wal = state.wal.as_mut().expect("log mode has a log");
+    {
+        let mut index = wal.index.write().unwrap_or_else(|e| e.into_inner());
+        wal.log.append(txn, frames, meta, &mut index)?;
+    }
+    if durable {
+        wal.log.sync().map_err(sync_failed)?;
+    }
+    Ok(())
+}
+
+/// Copies the log into the main file if no reader is older than the newest commit, and
+/// starts the log over if no reader is left at all. Returns whether the copy happened.
+pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result<bool> {
+    let newest = state.meta.txn_id.0;
+    let Some(wal) = state.wal.as_mut() else {
+        return Ok(true);
+    };
+    {
+        let published = shared.published();
+        // A reader of an older snapshot may read, from the main file, a page this copy would
+        // overwrite.
+        if published
+            .readers
+            .keys()
+            .next()
+            .is_some_and(|&oldest| oldest < newest)
+        {
+            return Ok(false);
+        }
+    }
+    let index = wal.index.clone();
+    if index.read().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        return Ok(true);
+    }
+    {
+        let guard = index.read().unwrap_or_else(|e| e.into_inner());
+        let copied = checkpoint(
+            &*shared.storage,
+            state.file_len,
+            &mut wal.log,
+            &guard,
+            &state.meta,
+        );
+        match copied {
+            Ok(len) => state.file_len = len,
+            Err(e) => {
+                state.poisoned = true;
+                return Err(e);
+            }
+        }
+    }
+    state.map = Arc::new(shared.storage.map(state.file_len)?);
+    let fresh = Arc::new(RwLock::new(WalIndex::default()));
+    let mut published = shared.published();
+    if !published.readers.is_empty() {
+        // Readers that began during the copy read logged pages from the log: keep it.
+        return Ok(true);
+    }
+    wal.index = fresh;
+    published.snapshot = Arc::new(Snapshot {
+        meta: state.meta.clone(),
+        map: state.map.clone(),
+        verify: shared.verify,
+        wal: Some(WalSnapshot {
+            map: wal.log.map().clone(),
+            index: wal.index.clone(),
+        }),
+    });
+    drop(published);
+    wal.log.reset(true)?;
+    Ok(true)
 }

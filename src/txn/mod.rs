@@ -3,6 +3,7 @@
 
 mod catalog;
 mod commit;
+pub(crate) use commit::try_checkpoint;
 mod range;
 mod read;
 mod shared;
@@ -12,6 +13,6 @@ mod write;
 pub(crate) use catalog::{TableRecord, validate_table_name};
 pub use range::Range;
 pub use read::{ReadTable, ReadTransaction};
-pub(crate) use shared::{Published, Shared, WriterState};
-pub(crate) use snapshot::Snapshot;
+pub(crate) use shared::{Published, Recovery, Shared, WalState, WriterState};
+pub(crate) use snapshot::{Snapshot, WalSnapshot};
 pub use write::{Table, WriteTransaction};

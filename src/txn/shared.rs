@@ -5,9 +5,10 @@ use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
 use crate::pager::FreeList;
-use crate::{CommitProtocol, Durability};
+use crate::pager::wal::{WalIndex, WalLog};
+use crate::{CommitProtocol, Durability, Mode};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -16,6 +17,11 @@ pub(crate) struct Shared {
     pub verify: bool,
     pub durability: Durability,
     pub protocol: CommitProtocol,
+    pub mode: Mode,
+    /// Write-ahead-log mode: checkpoint once the log holds this many bytes.
+    pub checkpoint_bytes: u64,
+    /// What the open's recovery replayed (write-ahead-log mode).
+    pub recovery: Recovery,
     pub read_only: bool,
     /// The newest meta at open was not whole and the older one was used.
     pub fell_back: bool,
@@ -48,6 +54,23 @@ pub(crate) struct WriterState {
     /// The file grew since its length was last synced.
     pub length_unsynced: bool,
     pub poisoned: bool,
+    /// Write-ahead-log mode: the log and its index.
+    pub wal: Option<WalState>,
+}
+
+/// The log of a database in write-ahead-log mode.
+#[derive(Debug)]
+pub(crate) struct WalState {
+    pub log: WalLog,
+    pub index: Arc<RwLock<WalIndex>>,
+}
+
+/// What recovery at open did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Recovery {
+    pub frames: u64,
+    pub bytes: u64,
+    pub time: std::time::Duration,
 }
 
 impl Shared {
@@ -86,6 +109,11 @@ impl Shared {
     /// Pages freed by a transaction up to this id may be reused: no live reader can reach
     /// them and no power loss can bring back a state that does.
     pub(crate) fn reuse_threshold(&self) -> u64 {
+        if self.mode == Mode::Wal {
+            // Old snapshots read a page's old version from the log or the main file, which a
+            // checkpoint overwrites only once no such reader is left: reuse is immediate.
+            return u64::MAX;
+        }
         let published = self.published();
         let oldest_reader = published.readers.keys().next().copied().unwrap_or(u64::MAX);
         oldest_reader.min(published.durable_txn)

@@ -4,14 +4,23 @@ use crate::error::Result;
 use crate::format::Meta;
 use crate::ids::Ptr;
 use crate::io::Mapping;
-use crate::pager::{PageSource, ReadPages};
-use std::sync::Arc;
+use crate::pager::wal::WalIndex;
+use crate::pager::{PageSource, ReadPages, WalRead};
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub meta: Meta,
     pub map: Arc<Mapping>,
     pub verify: bool,
+    /// Write-ahead-log mode: the log and its index, read up to `meta`'s transaction.
+    pub wal: Option<WalSnapshot>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct WalSnapshot {
+    pub map: Arc<Mapping>,
+    pub index: Arc<RwLock<WalIndex>>,
 }
 
 impl Snapshot {
@@ -21,6 +30,11 @@ impl Snapshot {
             page_size: self.meta.page_size as usize,
             high_water: self.meta.high_water,
             verify: self.verify,
+            wal: self.wal.as_ref().map(|wal| WalRead {
+                map: &wal.map,
+                index: &wal.index,
+                upto: self.meta.txn_id.0,
+            }),
         }
     }
 

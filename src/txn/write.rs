@@ -8,7 +8,8 @@ use super::{Shared, TableRecord, WriterState, validate_table_name};
 use crate::btree::{self, RangeIter};
 use crate::error::{Error, Result};
 use crate::ids::Ptr;
-use crate::pager::{CowPager, FreeList, PageStore, PagerStart, ReadPages};
+use crate::pager::wal::{WalPager, WalPagerStart};
+use crate::pager::{CowPager, FreeList, PageSource, PageStore, PagerStart, TxnPager};
 use crate::{Durability, MAX_KEY_LEN, MAX_VALUE_LEN};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeBounds;
@@ -29,7 +30,7 @@ pub struct WriteTransaction<'db> {
     shared: &'db Shared,
     state: MutexGuard<'db, WriterState>,
     /// `None` once committed or aborted.
-    pager: Option<CowPager<'db>>,
+    pager: Option<TxnPager<'db>>,
     txn: u64,
     catalog: Option<Ptr>,
     tables: BTreeMap<String, TableState>,
@@ -52,23 +53,34 @@ impl<'db> WriteTransaction<'db> {
         if txn % 2 == durable % 2 {
             txn += 1;
         }
-        let freelist = match state.freelist.take() {
+        let mut freelist = match state.freelist.take() {
             Some(list) => list,
-            None => load_freelist(shared, &state)?,
+            None => load_freelist(shared)?,
         };
-        let mut freelist = freelist;
         freelist.release(shared.reuse_threshold());
-        let pager = CowPager::new(PagerStart {
-            storage: &*shared.storage,
-            map: state.map.clone(),
-            page_size: shared.page_size,
-            verify: shared.verify,
-            txn,
-            high_water: state.meta.high_water,
-            file_len: state.file_len,
-            freelist,
-            length_unsynced: state.length_unsynced,
-        });
+        let pager = match &state.wal {
+            None => TxnPager::Cow(CowPager::new(PagerStart {
+                storage: &*shared.storage,
+                map: state.map.clone(),
+                page_size: shared.page_size,
+                verify: shared.verify,
+                txn,
+                high_water: state.meta.high_water,
+                file_len: state.file_len,
+                freelist,
+                length_unsynced: state.length_unsynced,
+            })),
+            Some(wal) => TxnPager::Wal(WalPager::new(WalPagerStart {
+                main: state.map.clone(),
+                log: wal.log.map().clone(),
+                index: wal.index.clone(),
+                page_size: shared.page_size,
+                verify: shared.verify,
+                txn,
+                high_water: state.meta.high_water,
+                freelist,
+            })),
+        };
         let catalog = state.meta.catalog;
         Ok(WriteTransaction {
             shared,
@@ -83,10 +95,18 @@ impl<'db> WriteTransaction<'db> {
         })
     }
 
-    fn pager(&mut self) -> &mut CowPager<'db> {
+    fn store(&mut self) -> &mut dyn PageStore {
         self.pager
             .as_mut()
             .expect("the pager lives until commit or abort")
+            .store()
+    }
+
+    fn source(&self) -> &dyn PageSource {
+        self.pager
+            .as_ref()
+            .expect("the pager lives until commit or abort")
+            .source()
     }
 
     /// Overrides the database's durability for this commit.
@@ -115,11 +135,7 @@ impl<'db> WriteTransaction<'db> {
             return Ok(None);
         }
         let catalog = self.catalog;
-        let pager = self
-            .pager
-            .as_ref()
-            .expect("the pager lives until commit or abort");
-        let found = btree::get(pager, catalog, name.as_bytes())?;
+        let found = btree::get(self.source(), catalog, name.as_bytes())?;
         found
             .map(|bytes| {
                 let record =
@@ -147,7 +163,8 @@ impl<'db> WriteTransaction<'db> {
             pager: self
                 .pager
                 .as_mut()
-                .expect("the pager lives until commit or abort"),
+                .expect("the pager lives until commit or abort")
+                .store(),
             state,
             failed: &mut self.failed,
         })
@@ -160,7 +177,7 @@ impl<'db> WriteTransaction<'db> {
         let Some(state) = self.table_state(name)? else {
             return Ok(false);
         };
-        let freed = btree::free_tree(self.pager(), state.root);
+        let freed = btree::free_tree(self.store(), state.root);
         if freed.is_err() {
             self.failed = true;
         }
@@ -172,11 +189,7 @@ impl<'db> WriteTransaction<'db> {
 
     /// The names of all tables as this transaction sees them, sorted.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        let pager = self
-            .pager
-            .as_ref()
-            .expect("the pager lives until commit or abort");
-        let mut names: BTreeSet<String> = table_names(pager, self.catalog)?
+        let mut names: BTreeSet<String> = table_names(self.source(), self.catalog)?
             .into_iter()
             .filter(|name| !self.deleted.contains(name))
             .collect();
@@ -218,14 +231,11 @@ impl Drop for WriteTransaction<'_> {
     }
 }
 
-fn load_freelist(shared: &Shared, state: &WriterState) -> Result<FreeList> {
-    let pages = ReadPages {
-        map: &state.map,
-        page_size: shared.page_size,
-        high_water: state.meta.high_water,
-        verify: shared.verify,
-    };
-    FreeList::load(&pages, state.meta.freelist)
+/// The freelist of the newest commit (the writer holds the writer lock: no commit can
+/// follow while it loads).
+fn load_freelist(shared: &Shared) -> Result<FreeList> {
+    let snapshot = shared.published().snapshot.clone();
+    FreeList::load(&snapshot.pages(), snapshot.meta.freelist)
 }
 
 /// A table inside a write transaction.

@@ -7,8 +7,17 @@
 
 use std::path::{Path, PathBuf};
 
-use bough::{CheckReport, Database, Durability, Range, WriteTransaction};
+use bough::{CheckReport, Database, Durability, Mode, Range, WriteTransaction};
 use tempfile::TempDir;
+
+/// The storage mode the suite runs in: `BOUGH_TEST_MODE=wal` runs it in write-ahead-log
+/// mode (CI runs it both ways).
+pub fn test_mode() -> Mode {
+    match std::env::var("BOUGH_TEST_MODE").as_deref() {
+        Ok("wal") => Mode::Wal,
+        _ => Mode::CopyOnWrite,
+    }
+}
 
 /// How [`TestDb`] opens its database; `reopen` uses the same options again.
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,12 +50,15 @@ impl Options {
     /// Opens `path` with these options. The default options go through `Database::open`, so
     /// that entry point is exercised too; the rest go through the builder.
     pub fn open(&self, path: &Path) -> bough::Result<Database> {
-        let is_default =
-            self.page_size.is_none() && self.durability == Durability::default() && !self.read_only;
+        let is_default = self.page_size.is_none()
+            && self.durability == Durability::default()
+            && !self.read_only
+            && test_mode() == Mode::CopyOnWrite;
         if is_default {
             return Database::open(path);
         }
         let builder = Database::builder()
+            .mode(test_mode())
             .durability(self.durability)
             .read_only(self.read_only);
         match self.page_size {

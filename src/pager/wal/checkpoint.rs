@@ -1,0 +1,59 @@
+//! Copies the newest version of every page in the log into the main file.
+
+use super::{WalIndex, WalLog};
+use crate::error::Result;
+use crate::format::Meta;
+use crate::io::Storage;
+
+/// Writes of pages are coalesced into runs of at most this many bytes.
+const MAX_WRITE: usize = 1 << 20;
+
+/// Makes the main file hold the state of `meta`, the newest transaction in the log: syncs the
+/// log (its frames must be durable before any page they replace is overwritten), writes the
+/// newest version of each logged page in place, then the meta, and syncs the main file. A crash
+/// at any point leaves the log whole, and the next open repeats the copy. Returns the main
+/// file's new length.
+pub(crate) fn checkpoint(
+    main: &dyn Storage,
+    main_len: u64,
+    log: &mut WalLog,
+    index: &WalIndex,
+    meta: &Meta,
+) -> Result<u64> {
+    log.sync()?;
+    let page_size = meta.page_size as u64;
+    let mut main_len = main_len;
+    let need = meta.high_water * page_size;
+    let grew = need > main_len;
+    if grew {
+        main.set_len(need)?;
+        main_len = need;
+    }
+    let mut pages: Vec<(u64, u64)> = index.newest_versions().collect();
+    pages.sort_unstable();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut run_start = 0;
+    let mut previous = None;
+    for (page, offset) in pages {
+        let contiguous = previous == Some(page.wrapping_sub(1)) && buffer.len() < MAX_WRITE;
+        if !contiguous && !buffer.is_empty() {
+            main.write_at(&buffer, run_start * page_size)?;
+            buffer.clear();
+        }
+        if buffer.is_empty() {
+            run_start = page;
+        }
+        buffer.extend_from_slice(log.read(offset, page_size as usize)?);
+        previous = Some(page);
+    }
+    if !buffer.is_empty() {
+        main.write_at(&buffer, run_start * page_size)?;
+    }
+    let settled = Meta {
+        pages_synced_first: true,
+        ..meta.clone()
+    };
+    main.write_at(&settled.encode(), settled.slot() * page_size)?;
+    main.sync(true)?;
+    Ok(main_len)
+}
