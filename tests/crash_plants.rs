@@ -7,14 +7,21 @@ mod support;
 
 use bough::CommitProtocol;
 use bough::testing::{Bug, plant};
-use support::crash::{Workload, check_all_crash_points, run_workload};
+use support::crash::{Setup, Workload, check_all_crash_points, run_workload};
 
 /// Runs `workload` with `bug` planted and returns what the simulation reported.
+fn setup(protocol: CommitProtocol) -> Setup {
+    Setup {
+        protocol,
+        mode: bough::Mode::CopyOnWrite,
+    }
+}
+
 fn caught(bug: Bug, workload: &Workload, protocol: CommitProtocol) -> Result<String, String> {
     plant(Some(bug));
     let outcome = std::panic::catch_unwind(|| {
-        let run = run_workload(workload, protocol);
-        check_all_crash_points(&run, protocol, 200, workload.name)
+        let run = run_workload(workload, setup(protocol));
+        check_all_crash_points(&run, setup(protocol), 200, workload.name)
     });
     plant(None);
     match outcome {
@@ -69,8 +76,8 @@ fn every_planted_bug_is_caught() {
     }
     // The same workloads without a plant pass, so what was caught is the plant.
     for (_, workload, protocol) in &cases {
-        let run = run_workload(workload, *protocol);
-        check_all_crash_points(&run, *protocol, 200, workload.name).unwrap();
+        let run = run_workload(workload, setup(*protocol));
+        check_all_crash_points(&run, setup(*protocol), 200, workload.name).unwrap();
     }
     assert!(missed.is_empty(), "missed: {missed:#?}");
 }

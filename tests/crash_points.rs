@@ -2,12 +2,12 @@
 //! simulated disk models (lost, kept, torn and reordered unsynced writes; lost growth), for
 //! both commit protocols. Each crash image must open, pass `check()` (so nothing leaks), and
 //! hold exactly one committed state: the last one whose durable commit returned, or a later
-//! one (the commit in flight, or a non-durable one) that reached the disk whole.
+//! one (the commit in flight, or a non-durable one) that reached the disk whole. Both
+//! storage modes: in write-ahead-log mode the log and the file crash together.
 
 mod support;
 
-use bough::CommitProtocol;
-use support::crash::{Workload, check_all_crash_points, run_workload};
+use support::crash::{Setup, Workload, check_all_crash_points, run_workload};
 
 /// Fault choices tried at each crash point with unsynced writes (identical images are
 /// checked once). `BOUGH_CRASH_SAMPLES` overrides it.
@@ -20,9 +20,9 @@ fn samples() -> u64 {
 
 fn check(workload: &Workload) -> u64 {
     let mut states = 0;
-    for protocol in [CommitProtocol::OneSync, CommitProtocol::TwoSync] {
-        let run = run_workload(workload, protocol);
-        states += check_all_crash_points(&run, protocol, samples(), workload.name)
+    for setup in Setup::ALL {
+        let run = run_workload(workload, setup);
+        states += check_all_crash_points(&run, setup, samples(), workload.name)
             .unwrap_or_else(|e| panic!("{e}"));
     }
     println!("{}: {states} crash states checked", workload.name);

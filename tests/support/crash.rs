@@ -2,7 +2,7 @@
 //! each recorded operation can leave.
 
 use bough::testing::{CrashImages, Event, SimDisk, SplitMix};
-use bough::{CommitProtocol, Database, Durability, ReadTransaction};
+use bough::{Builder, CommitProtocol, Database, Durability, Mode, ReadTransaction};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -224,13 +224,44 @@ fn apply(tx: &mut bough::WriteTransaction, model: &mut Model, ops: &[Op]) {
     }
 }
 
+/// How the database under test is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    pub protocol: CommitProtocol,
+    pub mode: Mode,
+}
+
+impl Setup {
+    /// Every combination the crash tests cover.
+    pub const ALL: [Setup; 3] = [
+        Setup {
+            protocol: CommitProtocol::OneSync,
+            mode: Mode::CopyOnWrite,
+        },
+        Setup {
+            protocol: CommitProtocol::TwoSync,
+            mode: Mode::CopyOnWrite,
+        },
+        Setup {
+            protocol: CommitProtocol::OneSync,
+            mode: Mode::Wal,
+        },
+    ];
+
+    fn builder(&self, page_size: usize) -> Builder {
+        Database::builder()
+            .page_size(page_size)
+            .commit_protocol(self.protocol)
+            .mode(self.mode)
+    }
+}
+
 /// Runs `workload` once on a recording simulated disk.
-pub fn run_workload(workload: &Workload, protocol: CommitProtocol) -> Run {
+pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
     let disk = SimDisk::new();
     disk.record();
-    let db = Database::builder()
-        .page_size(workload.page_size)
-        .commit_protocol(protocol)
+    let db = setup
+        .builder(workload.page_size)
         .open_simulated(disk.clone())
         .unwrap();
     let initial = Vec::new();
@@ -316,20 +347,14 @@ fn normalise(model: &Model) -> Model {
 /// Checks every crash image at every point of `run`; returns the number of distinct images.
 pub fn check_all_crash_points(
     run: &Run,
-    protocol: CommitProtocol,
+    setup: Setup,
     samples: u64,
     name: &str,
 ) -> Result<u64, String> {
     let mut images = CrashImages::new(vec![run.initial.clone()]);
     let mut states = 0;
     for point in 0..=run.events.len() {
-        let floor = run
-            .commits
-            .iter()
-            .filter(|c| c.durable && c.returned <= point)
-            .map(|c| c.txn)
-            .max()
-            .unwrap_or(0);
+        let floor = floor_at(run, point);
         let mut seen = HashSet::new();
         let tries = if images.pending() == 0 { 1 } else { samples };
         for sample in 0..tries {
@@ -339,10 +364,8 @@ pub fn check_all_crash_points(
                 continue;
             }
             states += 1;
-            check_image(run, protocol, image, floor, point).map_err(|e| {
-                format!(
-                    "{name} {protocol:?}: crash after operation {point}, fault seed {seed}: {e}"
-                )
+            check_image(run, setup, image, floor, point).map_err(|e| {
+                format!("{name} {setup:?}: crash after operation {point}, fault seed {seed}: {e}")
             })?;
         }
         if let Some(event) = run.events.get(point) {
@@ -352,18 +375,38 @@ pub fn check_all_crash_points(
     Ok(states)
 }
 
+/// Checks one image a crash after `point` recorded operations can leave (fault choices from
+/// `seed`).
+pub fn check_crash_point(run: &Run, setup: Setup, point: usize, seed: u64) -> Result<(), String> {
+    let mut images = CrashImages::new(vec![run.initial.clone()]);
+    for event in &run.events[..point.min(run.events.len())] {
+        images.apply(event);
+    }
+    let floor = floor_at(run, point);
+    check_image(run, setup, images.images(seed), floor, point)
+}
+
+/// The newest transaction whose durable commit had returned after `point` operations.
+fn floor_at(run: &Run, point: usize) -> u64 {
+    run.commits
+        .iter()
+        .filter(|c| c.durable && c.returned <= point)
+        .map(|c| c.txn)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Opens one crash image and checks it holds exactly one committed state no older than
 /// `floor`, whose commit had started before the crash.
 fn check_image(
     run: &Run,
-    protocol: CommitProtocol,
+    setup: Setup,
     image: Vec<Vec<u8>>,
     floor: u64,
     point: usize,
 ) -> Result<(), String> {
-    let db = Database::builder()
-        .commit_protocol(protocol)
-        .page_size(run.page_size)
+    let db = setup
+        .builder(run.page_size)
         .open_simulated(SimDisk::from_images(image))
         .map_err(|e| format!("open failed: {e}"))?;
     db.check().map_err(|e| format!("check failed: {e}"))?;
