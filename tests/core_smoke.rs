@@ -181,3 +181,35 @@ fn wal_mode_round_trip_checkpoint_and_recovery() {
         Err(bough::Error::ModeMismatch { .. })
     ));
 }
+
+/// Non-durable commits reuse the pages they wrote themselves once no reader needs them, so a
+/// churning workload without a single sync stays flat too.
+#[test]
+fn non_durable_churn_stays_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::builder()
+        .durability(Durability::None)
+        .open(dir.path().join("db"))
+        .unwrap();
+    let mut high_water = Vec::new();
+    for round in 0..200u32 {
+        let mut tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table("t").unwrap();
+            for i in 0..50u32 {
+                t.insert(&(i * 7 + round % 3).to_be_bytes(), &[round as u8; 200])
+                    .unwrap();
+            }
+            for i in 0..25u32 {
+                t.remove(&(i * 14 + round % 3).to_be_bytes()).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        high_water.push(db.stats().unwrap().high_water);
+    }
+    db.check().unwrap();
+    assert_eq!(
+        high_water[199], high_water[20],
+        "high-water mark by round: {high_water:?}"
+    );
+}

@@ -151,7 +151,8 @@ impl Database {
         let mut marks = PageMarks::new(meta.high_water);
         let (summary, _) = walk_trees(&pages, meta.catalog, &mut marks, false)?;
         let mut freelist = FreeList::load(&pages, meta.freelist)?;
-        freelist.release(self.shared.reuse_threshold());
+        let (reader_bound, durable_bound) = self.shared.reuse_thresholds();
+        freelist.release(reader_bound, durable_bound);
         Ok(Stats {
             page_size: meta.page_size as usize,
             file_size: self.shared.storage.len()?,

@@ -14,6 +14,8 @@ use std::collections::HashSet;
 pub(crate) struct Allocator {
     page_size: usize,
     txn: u64,
+    /// The newest transaction known to be on disk whole.
+    durable_txn: u64,
     high_water: u64,
     freelist: FreeList,
     /// Pages allocated by this transaction.
@@ -24,6 +26,9 @@ pub(crate) struct Allocator {
     loose: Vec<u64>,
     /// Pages of earlier transactions freed by this one.
     freed: Vec<u64>,
+    /// The same, for pages written after the newest durable commit (see
+    /// `FreeList::pending_volatile`).
+    freed_volatile: Vec<u64>,
     saved: bool,
 }
 
@@ -31,16 +36,24 @@ pub(crate) struct Allocator {
 pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
 
 impl Allocator {
-    pub(crate) fn new(page_size: usize, txn: u64, high_water: u64, freelist: FreeList) -> Self {
+    pub(crate) fn new(
+        page_size: usize,
+        txn: u64,
+        durable_txn: u64,
+        high_water: u64,
+        freelist: FreeList,
+    ) -> Self {
         Allocator {
             page_size,
             txn,
+            durable_txn,
             high_water,
             freelist,
             fresh: HashSet::new(),
             taken: Vec::new(),
             loose: Vec::new(),
             freed: Vec::new(),
+            freed_volatile: Vec::new(),
             saved: false,
         }
     }
@@ -69,8 +82,9 @@ impl Allocator {
     }
 
     /// Releases a page: reusable at once if this transaction allocated it, else once no
-    /// reader or power loss can need it. Returns whether it was this transaction's.
-    pub(crate) fn free(&mut self, id: PageId) -> Result<bool> {
+    /// reader (and, unless `volatile`, no power loss) can need it. `volatile`: the page was
+    /// written after the newest durable commit. Returns whether it was this transaction's.
+    pub(crate) fn free(&mut self, id: PageId, volatile: bool) -> Result<bool> {
         if id.0 < 2 || id.0 >= self.high_water {
             return Err(Error::corruption(
                 id,
@@ -80,6 +94,8 @@ impl Allocator {
         let fresh = self.fresh.remove(&id.0);
         if fresh || planted(Bug::ReuseBeforeDurable) {
             self.loose.push(id.0);
+        } else if volatile {
+            self.freed_volatile.push(id.0);
         } else {
             self.freed.push(id.0);
         }
@@ -105,13 +121,22 @@ impl Allocator {
             }
             self.freelist.ready.insert(id);
         }
-        let freed = std::mem::take(&mut self.freed);
+        let mut freed = std::mem::take(&mut self.freed);
         if !freed.is_empty() {
             self.freelist
                 .pending
                 .entry(self.txn)
                 .or_default()
                 .extend(&freed);
+        }
+        let volatile = std::mem::take(&mut self.freed_volatile);
+        if !volatile.is_empty() {
+            self.freelist
+                .pending_volatile
+                .entry(self.txn)
+                .or_default()
+                .extend(&volatile);
+            freed.extend(volatile);
         }
         vec![
             (RecordKind::Consumed, 0, self.taken.clone()),
@@ -137,11 +162,15 @@ impl Allocator {
         let mut pages: Vec<u64> = Vec::new();
         if snapshot {
             let old_chain = std::mem::take(&mut self.freelist.chain);
-            self.freelist
-                .pending
-                .entry(self.txn)
-                .or_default()
-                .extend(old_chain);
+            let old_written = std::mem::take(&mut self.freelist.chain_written);
+            for (id, written) in old_chain.into_iter().zip(old_written) {
+                let pending = if written > self.durable_txn {
+                    &mut self.freelist.pending_volatile
+                } else {
+                    &mut self.freelist.pending
+                };
+                pending.entry(self.txn).or_default().push(id);
+            }
             while pages.len() < self.freelist.snapshot_pages(page_size) {
                 // Taken straight from the state being written: no consumed record needed.
                 let id = match self.freelist.ready.pop_first() {
@@ -188,10 +217,13 @@ impl Allocator {
                 crc,
             });
         }
+        let mut written_by = vec![self.txn; pages.len()];
         if !snapshot {
             pages.extend_from_slice(&self.freelist.chain);
+            written_by.extend_from_slice(&self.freelist.chain_written);
         }
         self.freelist.chain = pages;
+        self.freelist.chain_written = written_by;
         self.freelist.head = next;
         self.taken.clear();
         (next, written)

@@ -24,6 +24,8 @@ pub(crate) struct CowPager<'a> {
     page_size: usize,
     verify: bool,
     txn: u64,
+    /// The newest transaction known to be on disk whole.
+    durable_txn: u64,
     file_len: u64,
     alloc: Allocator,
     dirty: HashMap<u64, Box<[u8]>>,
@@ -38,6 +40,7 @@ pub(crate) struct PagerStart<'a> {
     pub page_size: usize,
     pub verify: bool,
     pub txn: u64,
+    pub durable_txn: u64,
     pub high_water: u64,
     pub file_len: u64,
     pub freelist: FreeList,
@@ -53,8 +56,15 @@ impl<'a> CowPager<'a> {
             page_size: start.page_size,
             verify: start.verify,
             txn: start.txn,
+            durable_txn: start.durable_txn,
             file_len: start.file_len,
-            alloc: Allocator::new(start.page_size, start.txn, start.high_water, start.freelist),
+            alloc: Allocator::new(
+                start.page_size,
+                start.txn,
+                start.durable_txn,
+                start.high_water,
+                start.freelist,
+            ),
             dirty: HashMap::new(),
             grew: start.length_unsynced,
         }
@@ -108,6 +118,15 @@ impl<'a> CowPager<'a> {
         self.map = Arc::new(self.storage.map(target)?);
         self.grew = true;
         Ok(())
+    }
+
+    /// Whether the page (or run) at `id` was written after the newest durable commit, so that
+    /// no state a power loss can bring back reaches it. Read from its header: a page is
+    /// written once, by the transaction that allocated it.
+    fn written_after_durable(&self, id: PageId) -> bool {
+        self.pages()
+            .raw(id, 1)
+            .is_ok_and(|page| PageHeader::of(page).txn_id.get() > self.durable_txn)
     }
 
     /// Allocates `count` consecutive pages, growing the file if they lie past its end.
@@ -223,7 +242,8 @@ impl PageStore for CowPager<'_> {
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
-        self.alloc.free(id)?;
+        let volatile = self.written_after_durable(id);
+        self.alloc.free(id, volatile)?;
         self.dirty.remove(&id.0);
         Ok(())
     }
@@ -255,8 +275,9 @@ impl PageStore for CowPager<'_> {
 
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
         let pages = overflow::run_pages(self.page_size, len);
+        let volatile = self.written_after_durable(ptr.page);
         for id in ptr.page.0..ptr.page.0 + pages {
-            self.free(PageId(id))?;
+            self.alloc.free(PageId(id), volatile)?;
         }
         Ok(())
     }

@@ -21,8 +21,13 @@ pub(crate) struct FreeList {
     /// Freed by the transaction of the key; reusable once no reader or power loss can need
     /// them.
     pub(super) pending: BTreeMap<u64, Vec<u64>>,
+    /// Freed by the transaction of the key, and written after the newest durable commit, so no
+    /// state a power loss can bring back reaches them: reusable once no reader needs them.
+    pub(super) pending_volatile: BTreeMap<u64, Vec<u64>>,
     /// The freelist's own pages, head first.
     pub(super) chain: Vec<u64>,
+    /// For each page of `chain`, the transaction that wrote it.
+    pub(super) chain_written: Vec<u64>,
     pub(super) head: Option<Ptr>,
 }
 
@@ -31,13 +36,16 @@ impl FreeList {
     pub(crate) fn load(pages: &ReadPages, head: Option<Ptr>) -> Result<FreeList> {
         let mut records = Vec::new();
         let mut chain = Vec::new();
+        let mut chain_written = Vec::new();
         let mut next = head;
         while let Some(ptr) = next {
             if chain.len() as u64 >= pages.high_water {
                 return Err(Error::corruption(ptr.page, "freelist chain loops"));
             }
-            let page = freelist_page::decode(pages.checked_page(ptr)?, ptr.page)?;
+            let bytes = pages.checked_page(ptr)?;
+            let page = freelist_page::decode(bytes, ptr.page)?;
             chain.push(ptr.page.0);
+            chain_written.push(crate::format::PageHeader::of(bytes).txn_id.get());
             next = page.next;
             records.push((ptr.page, page.records));
         }
@@ -71,20 +79,30 @@ impl FreeList {
         Ok(FreeList {
             ready: BTreeSet::new(),
             pending,
+            pending_volatile: BTreeMap::new(),
             chain,
+            chain_written,
             head,
         })
     }
 
-    /// Makes every page freed by a transaction `<= up_to` reusable.
-    pub(crate) fn release(&mut self, up_to: u64) {
-        let keep = match up_to.checked_add(1) {
-            Some(first_kept) => self.pending.split_off(&first_kept),
-            None => BTreeMap::new(),
-        };
-        for (_, ids) in std::mem::replace(&mut self.pending, keep) {
-            self.ready.extend(ids);
+    /// Makes reusable every page freed by a transaction `<= durable_bound`, and every page
+    /// written after the newest durable commit and freed by a transaction `<= reader_bound`.
+    pub(crate) fn release(&mut self, reader_bound: u64, durable_bound: u64) {
+        fn split(map: &mut BTreeMap<u64, Vec<u64>>, up_to: u64) -> Vec<u64> {
+            let keep = match up_to.checked_add(1) {
+                Some(first_kept) => map.split_off(&first_kept),
+                None => BTreeMap::new(),
+            };
+            std::mem::replace(map, keep)
+                .into_values()
+                .flatten()
+                .collect()
         }
+        let released = split(&mut self.pending, reader_bound.min(durable_bound));
+        self.ready.extend(released);
+        let released = split(&mut self.pending_volatile, reader_bound);
+        self.ready.extend(released);
     }
 
     pub(crate) fn ready_count(&self) -> u64 {
@@ -92,7 +110,11 @@ impl FreeList {
     }
 
     pub(crate) fn pending_count(&self) -> u64 {
-        self.pending.values().map(|ids| ids.len() as u64).sum()
+        self.pending
+            .values()
+            .chain(self.pending_volatile.values())
+            .map(|ids| ids.len() as u64)
+            .sum()
     }
 
     /// Every free page id, ready or pending.
@@ -101,6 +123,7 @@ impl FreeList {
             .iter()
             .copied()
             .chain(self.pending.values().flatten().copied())
+            .chain(self.pending_volatile.values().flatten().copied())
     }
 
     /// The freelist's own pages.
@@ -133,14 +156,16 @@ impl FreeList {
 
     /// Freelist pages a snapshot of the whole state needs, counted without building it.
     pub(super) fn snapshot_pages(&self, page_size: usize) -> usize {
-        let counts = std::iter::once(self.ready.len()).chain(self.pending.values().map(Vec::len));
+        let counts = std::iter::once(self.ready.len())
+            .chain(self.pending.values().map(Vec::len))
+            .chain(self.pending_volatile.values().map(Vec::len));
         freelist_page::pages_for(counts, page_size)
     }
 
     /// The records a snapshot of the whole state consists of.
     pub(super) fn snapshot_records(&self) -> Vec<(RecordKind, u64, Vec<u64>)> {
         let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().copied().collect())];
-        for (&tag, ids) in &self.pending {
+        for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
             records.push((RecordKind::Freed, tag, ids.clone()));
         }
         records
@@ -161,14 +186,17 @@ mod tests {
         let mut list = FreeList::default();
         list.pending.insert(3, vec![10, 11]);
         list.pending.insert(5, vec![12]);
-        list.release(4);
+        list.release(4, 9);
         assert_eq!(list.ready.iter().copied().collect::<Vec<_>>(), vec![10, 11]);
         assert_eq!(list.pending_count(), 1);
-        list.release(5);
+        list.release(5, 9);
         assert_eq!(list.ready_count(), 3);
         list.pending.insert(9, vec![13]);
-        list.release(u64::MAX);
-        assert_eq!((list.ready_count(), list.pending_count()), (4, 0));
+        list.pending_volatile.insert(9, vec![14]);
+        list.release(9, 8);
+        assert_eq!((list.ready_count(), list.pending_count()), (4, 1));
+        list.release(u64::MAX, u64::MAX);
+        assert_eq!((list.ready_count(), list.pending_count()), (5, 0));
     }
 
     #[test]

@@ -106,16 +106,17 @@ impl Shared {
         }
     }
 
-    /// Pages freed by a transaction up to this id may be reused: no live reader can reach
-    /// them and no power loss can bring back a state that does.
-    pub(crate) fn reuse_threshold(&self) -> u64 {
+    /// Pages freed by a transaction up to the first bound may be reused if no reader can reach
+    /// them; up to the second, also if no power loss can bring back a state that does. Both
+    /// are read at once, under the publication lock.
+    pub(crate) fn reuse_thresholds(&self) -> (u64, u64) {
         if self.mode == Mode::Wal {
             // Old snapshots read a page's old version from the log or the main file, which a
             // checkpoint overwrites only once no such reader is left: reuse is immediate.
-            return u64::MAX;
+            return (u64::MAX, u64::MAX);
         }
         let published = self.published();
         let oldest_reader = published.readers.keys().next().copied().unwrap_or(u64::MAX);
-        oldest_reader.min(published.durable_txn)
+        (oldest_reader, published.durable_txn)
     }
 }

@@ -57,7 +57,8 @@ impl<'db> WriteTransaction<'db> {
             Some(list) => list,
             None => load_freelist(shared)?,
         };
-        freelist.release(shared.reuse_threshold());
+        let (reader_bound, durable_bound) = shared.reuse_thresholds();
+        freelist.release(reader_bound, durable_bound);
         let pager = match &state.wal {
             None => TxnPager::Cow(CowPager::new(PagerStart {
                 storage: &*shared.storage,
@@ -65,6 +66,7 @@ impl<'db> WriteTransaction<'db> {
                 page_size: shared.page_size,
                 verify: shared.verify,
                 txn,
+                durable_txn: durable,
                 high_water: state.meta.high_water,
                 file_len: state.file_len,
                 freelist,

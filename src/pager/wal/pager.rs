@@ -41,7 +41,13 @@ pub(crate) struct WalPagerStart {
 impl WalPager {
     pub(crate) fn new(start: WalPagerStart) -> Self {
         WalPager {
-            alloc: Allocator::new(start.page_size, start.txn, start.high_water, start.freelist),
+            alloc: Allocator::new(
+                start.page_size,
+                start.txn,
+                u64::MAX,
+                start.high_water,
+                start.freelist,
+            ),
             main: start.main,
             log: start.log,
             index: start.index,
@@ -159,7 +165,8 @@ impl PageStore for WalPager {
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
-        self.alloc.free(id)?;
+        // Reuse is immediate in this mode whatever the page's age (see `reuse_thresholds`).
+        self.alloc.free(id, false)?;
         self.dirty.remove(&id.0);
         self.runs.remove(&id.0);
         Ok(())
