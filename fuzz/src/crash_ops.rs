@@ -56,7 +56,7 @@ fn ops(specs: &[OpSpec]) -> Vec<Op> {
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
-    let Ok(input) = Unstructured::new(data).arbitrary::<Input>() else {
+    let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
     let steps = input

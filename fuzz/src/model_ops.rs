@@ -492,7 +492,8 @@ fn verify(db: &Database, committed: &Tables) {
 
 /// Runs one input: decodes it into operations and checks them against the model.
 pub fn run(data: &[u8]) {
-    let Ok(ops) = Unstructured::new(data).arbitrary::<Vec<Op>>() else {
+    // As libFuzzer's typed entry point decodes: elements until the input runs out.
+    let Ok(ops) = Vec::<Op>::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
     let dir = tempfile::Builder::new()
