@@ -199,10 +199,16 @@ fn persist_in_log(
     durable: bool,
 ) -> Result<(), Failure> {
     let wal = state.wal.as_mut().expect("log mode has a log");
-    {
-        let mut index = wal.index.write().unwrap_or_else(|e| e.into_inner());
-        wal.log.append(txn, frames, meta, &mut index)?;
+    // Readers take the index latch for every page: hold it only to add the new entries,
+    // not for the write. Entries of transaction `txn` are invisible to every published
+    // snapshot until the commit publishes one.
+    let placed = wal.log.append(txn, frames, meta)?;
+    let page_size = meta.page_size as usize;
+    let mut index = wal.index.write().unwrap_or_else(|e| e.into_inner());
+    for (first, count, offset) in placed {
+        index.add(txn, first, count, offset, page_size);
     }
+    drop(index);
     if durable {
         wal.log.sync().map_err(sync_failed)?;
     }

@@ -152,15 +152,15 @@ impl WalLog {
         self.end - LOG_HEADER
     }
 
-    /// Appends the frames of transaction `txn` (`(first page, pages, bytes)`) and its commit
-    /// frame, recording them in `index`. Not synced.
+    /// Appends the frames of transaction `txn` (`(first page, bytes)`) and its commit frame.
+    /// Not synced. Returns where each frame's pages landed, `(first page, pages, offset)`, for
+    /// the index.
     pub(crate) fn append(
         &mut self,
         txn: u64,
         frames: &[(u64, &[u8])],
         meta: &Meta,
-        index: &mut WalIndex,
-    ) -> Result<()> {
+    ) -> Result<Vec<(u64, u64, u64)>> {
         let meta_page = meta.encode();
         let total: usize = frames
             .iter()
@@ -195,11 +195,11 @@ impl WalLog {
         if !self.storage.map_follows_writes() {
             self.map = Arc::new(self.storage.map(self.file_len)?);
         }
-        for (first, count, at) in placed {
-            index.add(txn, first, count, start + at, self.page_size);
-        }
         self.end = start + buffer.len() as u64;
-        Ok(())
+        Ok(placed
+            .into_iter()
+            .map(|(first, count, at)| (first, count, start + at))
+            .collect())
     }
 
     fn ensure_len(&mut self, need: u64) -> Result<()> {
