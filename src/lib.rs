@@ -3,6 +3,9 @@
 //! The crate is layered one way (see DESIGN.md, "Layers"): [`io`] (file, lock, map) ->
 //! [`format`] (page and meta layouts) -> [`pager`] (allocation, freelist, dirty pages) ->
 //! [`btree`] -> [`txn`] (transactions, tables) -> [`db`] (the database handle).
+//!
+//! The README follows; its quickstart runs as a doc test.
+#![doc = include_str!("../README.md")]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
 
