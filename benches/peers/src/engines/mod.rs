@@ -1,0 +1,7 @@
+//! One module per engine, each implementing `crate::engine::Engine` with that engine's documented
+//! durable defaults.
+
+pub mod bough;
+pub mod lmdb;
+pub mod redb;
+pub mod sqlite;
