@@ -26,12 +26,17 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
     if depth >= MAX_DEPTH {
         return Err(too_deep(id));
     }
-    let count = {
+    let children: Vec<Ptr> = {
         let node = node_at(store, dirty_ptr(id))?;
-        if node.is_branch() { node.len() } else { 0 }
+        if node.is_branch() {
+            (0..node.len())
+                .map(|i| node.child(i))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        }
     };
-    for i in 0..count {
-        let child = node_at(store, dirty_ptr(id))?.child(i)?;
+    for (i, child) in children.into_iter().enumerate() {
         if store.is_dirty(child.page) {
             let crc = seal_page(store, child.page, depth + 1)?;
             node::set_child(

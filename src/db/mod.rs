@@ -76,9 +76,10 @@ impl Builder {
         self
     }
 
-    /// Verify every page's checksum on every read (default on). Off, a page is still
-    /// checked against the checksum its parent recorded and its own id, but a flipped bit
-    /// inside it goes unnoticed until `check()`.
+    /// Hash every page read against its checksum (default on), once per page version and
+    /// process (DESIGN.md, "Checksums"). Off, a page is still checked against the checksum its
+    /// parent recorded and its own id, but a flipped bit inside it goes unnoticed until
+    /// `check()`.
     pub fn verify_checksums(mut self, verify: bool) -> Self {
         self.verify_checksums = verify;
         self

@@ -9,8 +9,8 @@ use crate::format::node::{LeafValue, Node};
 use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_size};
 use crate::ids::{Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Mapping, Storage};
-use crate::pager::ReadPages;
 use crate::pager::wal::{WalIndex, WalLog, checkpoint};
+use crate::pager::{ReadPages, VerifiedPages};
 use crate::plant::{Bug, planted};
 use crate::txn::{
     Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterState,
@@ -163,10 +163,12 @@ pub(super) fn open_storage(
     } else if !meta.pages_synced_first {
         durable_txn = 0;
     }
+    let verified = Arc::new(VerifiedPages::default());
     let snapshot = Arc::new(Snapshot {
         meta: meta.clone(),
         map: map.clone(),
         verify: options.verify_checksums,
+        verified: verified.clone(),
         wal: wal.as_ref().map(|w: &WalState| WalSnapshot {
             map: w.log.map().clone(),
             index: w.index.clone(),
@@ -176,6 +178,7 @@ pub(super) fn open_storage(
         storage,
         page_size,
         verify: options.verify_checksums,
+        verified,
         durability: options.durability,
         protocol: options.protocol,
         mode: options.mode,
@@ -345,6 +348,7 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
         high_water: meta.high_water,
         verify: true,
         wal: None,
+        verified: None,
     };
     // Whether the page at `ptr` was written after `since`; `Err` if it is not the page
     // its parent recorded or, being recent, does not hash to its checksum.

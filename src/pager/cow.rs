@@ -5,7 +5,7 @@
 
 use super::alloc::Allocator;
 use super::freelist::FreeList;
-use super::{PageSource, PageStore, ReadPages};
+use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow, page_checksum};
 use crate::ids::{PageId, Ptr};
@@ -23,6 +23,7 @@ pub(crate) struct CowPager<'a> {
     map: Arc<Mapping>,
     page_size: usize,
     verify: bool,
+    verified: Arc<VerifiedPages>,
     txn: u64,
     /// The newest transaction known to be on disk whole.
     durable_txn: u64,
@@ -44,6 +45,7 @@ pub(crate) struct PagerStart<'a> {
     pub high_water: u64,
     pub file_len: u64,
     pub freelist: FreeList,
+    pub verified: Arc<VerifiedPages>,
     /// An earlier commit grew the file and its new length is not durable yet.
     pub length_unsynced: bool,
 }
@@ -55,6 +57,7 @@ impl<'a> CowPager<'a> {
             map: start.map,
             page_size: start.page_size,
             verify: start.verify,
+            verified: start.verified,
             txn: start.txn,
             durable_txn: start.durable_txn,
             file_len: start.file_len,
@@ -77,6 +80,7 @@ impl<'a> CowPager<'a> {
             high_water: self.alloc.high_water(),
             verify: self.verify,
             wal: None,
+            verified: Some(&self.verified),
         }
     }
 

@@ -7,11 +7,13 @@ mod alloc;
 mod cow;
 mod freelist;
 mod read;
+mod verified;
 pub(crate) mod wal;
 
 pub(crate) use cow::{CowPager, PagerStart};
 pub(crate) use freelist::FreeList;
 pub(crate) use read::{ReadPages, WalRead};
+pub(crate) use verified::VerifiedPages;
 
 use crate::error::Result;
 use crate::format::PageKind;

@@ -7,6 +7,7 @@ use crate::format::header::verify_page;
 use crate::format::overflow;
 use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
+use crate::pager::VerifiedPages;
 use crate::pager::wal::WalIndex;
 use std::sync::RwLock;
 
@@ -20,6 +21,9 @@ pub(crate) struct ReadPages<'a> {
     pub high_water: u64,
     pub verify: bool,
     pub wal: Option<WalRead<'a>>,
+    /// Page versions already hashed by this process (see `VerifiedPages`); `None` hashes
+    /// every page (the integrity check).
+    pub verified: Option<&'a VerifiedPages>,
 }
 
 /// The log as one snapshot sees it: versions written by transactions up to `upto`.
@@ -70,7 +74,16 @@ impl<'a> ReadPages<'a> {
 
     pub(crate) fn checked_page(&self, ptr: Ptr) -> Result<&'a [u8]> {
         let bytes = self.raw(ptr.page, 1)?;
-        verify_page(bytes, ptr.page, Some(ptr.crc), self.verify)?;
+        let known = self
+            .verified
+            .is_some_and(|v| v.contains(ptr.page.0, ptr.crc));
+        verify_page(bytes, ptr.page, Some(ptr.crc), self.verify && !known)?;
+        if self.verify
+            && !known
+            && let Some(verified) = self.verified
+        {
+            verified.insert(ptr.page.0, ptr.crc);
+        }
         Ok(bytes)
     }
 
@@ -80,7 +93,10 @@ impl<'a> ReadPages<'a> {
         let pages = overflow::check_header(first, ptr.page, self.page_size, len)?;
         let run = self.raw(ptr.page, pages)?;
         let end = HEADER_SIZE + len as usize;
-        if self.verify {
+        let known = self
+            .verified
+            .is_some_and(|v| v.contains(ptr.page.0, ptr.crc));
+        if self.verify && !known {
             let actual = crc32c::crc32c(&run[4..end]);
             if actual != ptr.crc {
                 return Err(Error::corruption(
@@ -90,6 +106,9 @@ impl<'a> ReadPages<'a> {
                         ptr.crc
                     ),
                 ));
+            }
+            if let Some(verified) = self.verified {
+                verified.insert(ptr.page.0, ptr.crc);
             }
         }
         Ok(&run[HEADER_SIZE..end])

@@ -113,6 +113,7 @@ fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option
         meta,
         map: state.map.clone(),
         verify: shared.verify,
+        verified: shared.verified.clone(),
         wal: state.wal.as_ref().map(|w| WalSnapshot {
             map: w.log.map().clone(),
             index: w.index.clone(),
@@ -268,6 +269,7 @@ pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result
         meta: state.meta.clone(),
         map: state.map.clone(),
         verify: shared.verify,
+        verified: shared.verified.clone(),
         wal: Some(WalSnapshot {
             map: wal.log.map().clone(),
             index: wal.index.clone(),

@@ -4,8 +4,8 @@ use super::Snapshot;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
-use crate::pager::FreeList;
 use crate::pager::wal::{WalIndex, WalLog};
+use crate::pager::{FreeList, VerifiedPages};
 use crate::{CommitProtocol, Durability, Mode};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -15,6 +15,8 @@ pub(crate) struct Shared {
     pub storage: Box<dyn Storage>,
     pub page_size: usize,
     pub verify: bool,
+    /// Page versions this process has hashed (shared by every snapshot).
+    pub verified: Arc<VerifiedPages>,
     pub durability: Durability,
     pub protocol: CommitProtocol,
     pub mode: Mode,

@@ -5,7 +5,7 @@ use crate::format::Meta;
 use crate::ids::Ptr;
 use crate::io::Mapping;
 use crate::pager::wal::WalIndex;
-use crate::pager::{PageSource, ReadPages, WalRead};
+use crate::pager::{PageSource, ReadPages, VerifiedPages, WalRead};
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
@@ -13,6 +13,7 @@ pub(crate) struct Snapshot {
     pub meta: Meta,
     pub map: Arc<Mapping>,
     pub verify: bool,
+    pub verified: Arc<VerifiedPages>,
     /// Write-ahead-log mode: the log and its index, read up to `meta`'s transaction.
     pub wal: Option<WalSnapshot>,
 }
@@ -35,13 +36,16 @@ impl Snapshot {
                 index: &wal.index,
                 upto: self.meta.txn_id.0,
             }),
+            verified: Some(&self.verified),
         }
     }
 
-    /// The same pages, with every checksum verified whatever the database's setting.
+    /// The same pages, every one hashed whatever the database's setting and whatever was
+    /// hashed before (the integrity check).
     pub(crate) fn verified_pages(&self) -> ReadPages<'_> {
         ReadPages {
             verify: true,
+            verified: None,
             ..self.pages()
         }
     }

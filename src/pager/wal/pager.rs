@@ -7,7 +7,7 @@ use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow, page_chec
 use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
 use crate::pager::alloc::Allocator;
-use crate::pager::{FreeList, PageSource, PageStore, ReadPages, WalRead};
+use crate::pager::{FreeList, PageSource, PageStore, ReadPages, VerifiedPages, WalRead};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -18,6 +18,7 @@ pub(crate) struct WalPager {
     index: Arc<RwLock<WalIndex>>,
     page_size: usize,
     verify: bool,
+    verified: Arc<VerifiedPages>,
     txn: u64,
     alloc: Allocator,
     dirty: HashMap<u64, Box<[u8]>>,
@@ -33,6 +34,7 @@ pub(crate) struct WalPagerStart {
     pub index: Arc<RwLock<WalIndex>>,
     pub page_size: usize,
     pub verify: bool,
+    pub verified: Arc<VerifiedPages>,
     pub txn: u64,
     pub high_water: u64,
     pub freelist: FreeList,
@@ -53,6 +55,7 @@ impl WalPager {
             index: start.index,
             page_size: start.page_size,
             verify: start.verify,
+            verified: start.verified,
             txn: start.txn,
             dirty: HashMap::new(),
             runs: BTreeMap::new(),
@@ -70,6 +73,7 @@ impl WalPager {
                 index: &self.index,
                 upto: u64::MAX,
             }),
+            verified: Some(&self.verified),
         }
     }
 
