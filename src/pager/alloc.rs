@@ -32,6 +32,26 @@ pub(crate) struct Allocator {
     saved: bool,
 }
 
+/// Pending groups kept apart; past this, a commit's group absorbs the newest one before it.
+const MAX_PENDING_GROUPS: usize = 64;
+
+/// Adds the pages `txn` freed to `pending`. To keep the number of groups (and the cost of
+/// sizing the freelist, which walks them) bounded, once there are many the newest group is
+/// merged into this one: its pages then wait for `txn`, later than they need to, never
+/// earlier.
+fn add_group(pending: &mut std::collections::BTreeMap<u64, Vec<u64>>, txn: u64, ids: &[u64]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut group = ids.to_vec();
+    if pending.len() >= MAX_PENDING_GROUPS
+        && let Some((_, newest)) = pending.pop_last()
+    {
+        group.extend(newest);
+    }
+    pending.entry(txn).or_default().extend(group);
+}
+
 /// Freelist pages written by a commit, to be added to its dirty pages.
 pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
 
@@ -122,22 +142,10 @@ impl Allocator {
             self.freelist.ready.insert(id);
         }
         let mut freed = std::mem::take(&mut self.freed);
-        if !freed.is_empty() {
-            self.freelist
-                .pending
-                .entry(self.txn)
-                .or_default()
-                .extend(&freed);
-        }
+        add_group(&mut self.freelist.pending, self.txn, &freed);
         let volatile = std::mem::take(&mut self.freed_volatile);
-        if !volatile.is_empty() {
-            self.freelist
-                .pending_volatile
-                .entry(self.txn)
-                .or_default()
-                .extend(&volatile);
-            freed.extend(volatile);
-        }
+        add_group(&mut self.freelist.pending_volatile, self.txn, &volatile);
+        freed.extend(volatile);
         vec![
             (RecordKind::Consumed, 0, self.taken.clone()),
             (RecordKind::Freed, 0, new_free),
