@@ -61,10 +61,20 @@ fn expected_keys(last: u64) -> impl Iterator<Item = u64> {
     (1..=last).filter(move |&n| !(n + 50 <= last && (n + 50) % 3 == 0))
 }
 
+/// The storage mode: `BOUGH_TEST_MODE=wal` runs the kills in write-ahead-log mode (the child
+/// inherits the variable).
+fn test_mode() -> bough::Mode {
+    match std::env::var("BOUGH_TEST_MODE").as_deref() {
+        Ok("wal") => bough::Mode::Wal,
+        _ => bough::Mode::CopyOnWrite,
+    }
+}
+
 /// The writer: commits `start, start + 1, ...` until killed, reporting each on stdout.
 fn run_child(dir: &Path, start: u64) {
     let began = Instant::now();
     let db = Database::builder()
+        .mode(test_mode())
         .durability(Durability::Immediate)
         .open(dir.join(FILE))
         .expect("child: open");
@@ -146,7 +156,9 @@ fn kill_a_child(dir: &Path, start: u64, delay: Duration) -> Run {
 /// Reopens the database after a kill and checks it against the commits reported up to
 /// `reported_last`. Returns the last transaction present (`reported_last` or one more).
 fn verify(path: &Path, reported_last: u64, iteration: usize) -> u64 {
-    let db = Database::open(path)
+    let db = Database::builder()
+        .mode(test_mode())
+        .open(path)
         .unwrap_or_else(|e| panic!("kill {iteration}: reopening failed: {e:?}"));
     db.check()
         .unwrap_or_else(|e| panic!("kill {iteration}: check failed: {e:?}"));
