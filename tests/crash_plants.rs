@@ -14,6 +14,7 @@ fn setup(protocol: CommitProtocol) -> Setup {
     Setup {
         protocol,
         mode: bough::Mode::CopyOnWrite,
+        checkpoint_bytes: 64 << 20,
     }
 }
 

@@ -8,39 +8,42 @@ use crate::format::overflow;
 use crate::ids::Ptr;
 use crate::pager::PageSource;
 
-/// Which pages a walk has reached; a page reached twice is corruption.
+/// Which pages a walk has reached; a page reached twice is corruption. One bit a page.
 #[derive(Debug)]
 pub(crate) struct PageMarks {
-    seen: Vec<bool>,
+    bits: Vec<u64>,
+    high_water: u64,
 }
 
 impl PageMarks {
     pub(crate) fn new(high_water: u64) -> Self {
         PageMarks {
-            seen: vec![false; high_water as usize],
+            bits: vec![0; high_water.div_ceil(64) as usize],
+            high_water,
         }
     }
 
     pub(crate) fn mark(&mut self, id: u64, what: &str) -> Result<()> {
-        match self.seen.get_mut(id as usize) {
-            None => Err(Error::corruption(
+        if id >= self.high_water {
+            return Err(Error::corruption(
                 id,
                 format!("{what} page lies beyond the high-water mark"),
-            )),
-            Some(true) => Err(Error::corruption(
+            ));
+        }
+        let (word, bit) = ((id / 64) as usize, 1u64 << (id % 64));
+        if self.bits[word] & bit != 0 {
+            return Err(Error::corruption(
                 id,
                 format!("{what} page is reachable twice"),
-            )),
-            Some(seen) => {
-                *seen = true;
-                Ok(())
-            }
+            ));
         }
+        self.bits[word] |= bit;
+        Ok(())
     }
 
     /// The first page neither reached nor free, if any.
     pub(crate) fn first_unmarked(&self) -> Option<u64> {
-        self.seen.iter().position(|seen| !seen).map(|i| i as u64)
+        (0..self.high_water).find(|&id| self.bits[(id / 64) as usize] & (1 << (id % 64)) == 0)
     }
 }
 

@@ -53,17 +53,30 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
     store.seal(id)
 }
 
-/// Frees every page of the tree at `root`, overflow runs included.
+/// Frees every page of the tree at `root`, overflow runs included. A page reached twice (a
+/// corrupt tree whose branches share a child) is `Corruption`, never freed twice.
 pub(crate) fn free_tree<S: PageStore + ?Sized>(store: &mut S, root: Option<Ptr>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
     match root {
-        Some(ptr) => free_page(store, ptr, 0),
+        Some(ptr) => free_page(store, ptr, 0, &mut seen),
         None => Ok(()),
     }
 }
 
-fn free_page<S: PageStore + ?Sized>(store: &mut S, ptr: Ptr, depth: usize) -> Result<()> {
+fn free_page<S: PageStore + ?Sized>(
+    store: &mut S,
+    ptr: Ptr,
+    depth: usize,
+    seen: &mut std::collections::HashSet<u64>,
+) -> Result<()> {
     if depth >= MAX_DEPTH {
         return Err(too_deep(ptr.page));
+    }
+    if !seen.insert(ptr.page.0) {
+        return Err(crate::error::Error::corruption(
+            ptr.page,
+            "page reachable twice in one tree",
+        ));
     }
     let mut children = Vec::new();
     let mut runs = Vec::new();
@@ -78,9 +91,15 @@ fn free_page<S: PageStore + ?Sized>(store: &mut S, ptr: Ptr, depth: usize) -> Re
         }
     }
     for child in children {
-        free_page(store, child, depth + 1)?;
+        free_page(store, child, depth + 1, seen)?;
     }
     for (run, len) in runs {
+        if !seen.insert(run.page.0) {
+            return Err(crate::error::Error::corruption(
+                run.page,
+                "overflow run reachable twice",
+            ));
+        }
         store.free_overflow(run, len)?;
     }
     store.free(ptr.page)

@@ -100,6 +100,24 @@ fn walk_trees(
 }
 
 impl Database {
+    /// A meta whose high-water mark lies far beyond the file (a damaged or crafted one) is
+    /// reported before a walk sizes its tables by it. In log mode pages may live only in the
+    /// log, so only an absurd mark (past 2^28 pages and the file) is refused there.
+    fn plausible_high_water(&self, high_water: u64) -> Result<()> {
+        let file_pages = self.shared.storage.len()? / self.shared.page_size as u64;
+        let limit = match self.shared.mode {
+            crate::Mode::CopyOnWrite => file_pages,
+            crate::Mode::Wal => file_pages.max(1 << 28),
+        };
+        if high_water > limit {
+            return Err(Error::corruption(
+                0u64,
+                format!("high-water mark {high_water} lies beyond the file ({file_pages} pages)"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Verifies the newest snapshot: every page up to the high-water mark is reachable
     /// exactly once (from a table, the catalog or the freelist) or free, every checksum
     /// holds, keys are in order within and across pages, separators bound their children,
@@ -110,6 +128,7 @@ impl Database {
         let snapshot = rtx.snapshot();
         let pages = snapshot.verified_pages();
         let meta = &snapshot.meta;
+        self.plausible_high_water(meta.high_water)?;
         let mut marks = PageMarks::new(meta.high_water);
         marks.mark(0, "meta")?;
         marks.mark(1, "meta")?;
@@ -148,6 +167,7 @@ impl Database {
         let snapshot = rtx.snapshot();
         let pages = snapshot.pages();
         let meta = &snapshot.meta;
+        self.plausible_high_water(meta.high_water)?;
         let mut marks = PageMarks::new(meta.high_water);
         let (summary, _) = walk_trees(&pages, meta.catalog, &mut marks, false)?;
         let mut freelist = FreeList::load(&pages, meta.freelist)?;

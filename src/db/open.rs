@@ -127,7 +127,9 @@ pub(super) fn open_storage(
         recovery.frames = recovered.frames;
         recovery.bytes = recovered.bytes;
         let mut index = recovered.index;
-        if let Some(logged) = recovered.meta.filter(|m| m.txn_id > meta.txn_id) {
+        // A logged commit the file already names may still be missing pages in the file (a
+        // checkpoint interrupted before its sync): redo it too; the copy is idempotent.
+        if let Some(logged) = recovered.meta.filter(|m| m.txn_id >= meta.txn_id) {
             if options.read_only {
                 // Serve the logged commits from the log without touching the file.
                 meta = logged;
@@ -139,7 +141,9 @@ pub(super) fn open_storage(
                 map = Arc::new(storage.map(file_len)?);
                 (meta, _, metas) = main_meta(&*storage, file_len, &map)?;
             }
-        } else if !options.read_only && recovered.frames > 0 {
+        } else if !options.read_only {
+            // Start over under a new salt, synced, so frames a crash left behind can never be
+            // taken for part of a later transaction with a reused id.
             log.reset(true)?;
             index = WalIndex::default();
         }
@@ -156,9 +160,11 @@ pub(super) fn open_storage(
         .unwrap_or(0)
         .max(meta.txn_id.0);
     let mut durable_txn = meta.txn_id.0;
-    if !meta.pages_synced_first && !options.read_only {
-        // Everything the chosen meta reaches is whole (verified above); one sync makes it
-        // durable before any page it frees can be reused.
+    if !options.read_only {
+        // Everything the chosen meta reaches is whole (verified above, or written by a
+        // two-sync commit), but the previous process may have died before its last sync, and
+        // may have grown the file: one fsync makes the meta, its pages and the length durable
+        // before any page the meta frees can be reused.
         storage.sync(true)?;
     } else if !meta.pages_synced_first {
         durable_txn = 0;

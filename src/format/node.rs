@@ -310,7 +310,13 @@ pub(crate) fn try_insert(page: &mut [u8], id: PageId, idx: usize, cell: &NewCell
     let (count, lower, upper) = bounds(page);
     if upper - lower < need {
         let used = Node::parse(page, id)?.used_bytes()?;
-        if page.len() - used < need {
+        let Some(free) = page.len().checked_sub(used) else {
+            return Err(Error::corruption(
+                id,
+                "cells overlap: more bytes used than the page holds",
+            ));
+        };
+        if free < need {
             return Ok(false);
         }
         compact(page, id)?;

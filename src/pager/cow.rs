@@ -119,8 +119,8 @@ impl<'a> CowPager<'a> {
             .next_multiple_of(self.page_size as u64);
         self.storage.set_len(target)?;
         self.file_len = target;
-        self.map = Arc::new(self.storage.map(target)?);
         self.grew = true;
+        self.map = Arc::new(self.storage.map(target)?);
         Ok(())
     }
 

@@ -67,8 +67,8 @@ impl<'a> ReadPages<'a> {
                     .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the log"));
             }
         }
-        self.map
-            .slice(id.0 * self.page_size as u64, len)
+        id.0.checked_mul(self.page_size as u64)
+            .and_then(|offset| self.map.slice(offset, len))
             .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the file"))
     }
 

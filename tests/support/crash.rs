@@ -229,22 +229,33 @@ fn apply(tx: &mut bough::WriteTransaction, model: &mut Model, ops: &[Op]) {
 pub struct Setup {
     pub protocol: CommitProtocol,
     pub mode: Mode,
+    /// Log mode: checkpoint once the log holds this many bytes.
+    pub checkpoint_bytes: u64,
 }
 
 impl Setup {
     /// Every combination the crash tests cover.
-    pub const ALL: [Setup; 3] = [
+    pub const ALL: [Setup; 4] = [
         Setup {
             protocol: CommitProtocol::OneSync,
             mode: Mode::CopyOnWrite,
+            checkpoint_bytes: 64 << 20,
         },
         Setup {
             protocol: CommitProtocol::TwoSync,
             mode: Mode::CopyOnWrite,
+            checkpoint_bytes: 64 << 20,
         },
         Setup {
             protocol: CommitProtocol::OneSync,
             mode: Mode::Wal,
+            checkpoint_bytes: 64 << 20,
+        },
+        // A checkpoint after nearly every commit: crashes land inside checkpoints too.
+        Setup {
+            protocol: CommitProtocol::OneSync,
+            mode: Mode::Wal,
+            checkpoint_bytes: 16 << 10,
         },
     ];
 
@@ -253,6 +264,7 @@ impl Setup {
             .page_size(page_size)
             .commit_protocol(self.protocol)
             .mode(self.mode)
+            .checkpoint_bytes(self.checkpoint_bytes)
     }
 }
 

@@ -10,7 +10,7 @@ const MAX_WRITE: usize = 1 << 20;
 
 /// Makes the main file hold the state of `meta`, the newest transaction in the log: syncs the
 /// log (its frames must be durable before any page they replace is overwritten), writes the
-/// newest version of each logged page in place, then the meta, and syncs the main file. A crash
+/// newest version of each logged page in place, syncs, then writes the meta and syncs again. A crash
 /// at any point leaves the log whole, and the next open repeats the copy. Returns the main
 /// file's new length.
 pub(crate) fn checkpoint(
@@ -49,11 +49,15 @@ pub(crate) fn checkpoint(
     if !buffer.is_empty() {
         main.write_at(&buffer, run_start * page_size)?;
     }
+    // The pages are synced before the meta that names them, so the meta is written with
+    // "pages synced first" truthfully (and an open redoes the copy anyway while the log holds
+    // the transaction).
+    main.sync(true)?;
     let settled = Meta {
         pages_synced_first: true,
         ..meta.clone()
     };
     main.write_at(&settled.encode(), settled.slot() * page_size)?;
-    main.sync(true)?;
+    main.sync(false)?;
     Ok(main_len)
 }

@@ -130,6 +130,13 @@ impl WalLog {
             if meta.txn_id.0 != txn {
                 break;
             }
+            if pending.iter().any(|&(first, count, _)| {
+                first
+                    .checked_add(count)
+                    .is_none_or(|end| end > meta.high_water)
+            }) {
+                break;
+            }
             for (first, count, at) in pending.drain(..) {
                 recovered.index.add(txn, first, count, at, self.page_size);
                 recovered.frames += 1;
@@ -210,8 +217,8 @@ impl WalLog {
         let target = need.max(self.file_len + step);
         self.storage.set_len(target)?;
         self.file_len = target;
-        self.map = Arc::new(self.storage.map(target)?);
         self.grew = true;
+        self.map = Arc::new(self.storage.map(target)?);
         Ok(())
     }
 
@@ -224,22 +231,20 @@ impl WalLog {
 
     /// Starts the log over: a new salt makes every old frame invalid. Only when no reader can
     /// still reach a frame. With `sync`, the new header is made durable.
+    /// The salt and the append point change only once the new header is written (and, with
+    /// `sync`, synced): a failed reset leaves the log as it was.
     pub(crate) fn reset(&mut self, sync: bool) -> Result<()> {
-        self.salt = new_salt(self.salt);
+        let salt = new_salt(self.salt);
         let mut header = [0u8; LOG_HEADER as usize];
         header[..8].copy_from_slice(&MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
         header[12..16].copy_from_slice(&(self.page_size as u32).to_le_bytes());
-        header[16..24].copy_from_slice(&self.salt.to_le_bytes());
+        header[16..24].copy_from_slice(&salt.to_le_bytes());
         let crc = crc32c::crc32c(&header[..32]);
         header[32..36].copy_from_slice(&crc.to_le_bytes());
         let fresh = self.file_len == 0;
         self.ensure_len(LOG_HEADER)?;
         self.storage.write_at(&header, 0)?;
-        if !self.storage.map_follows_writes() {
-            self.map = Arc::new(self.storage.map(self.file_len)?);
-        }
-        self.end = LOG_HEADER;
         if sync || fresh {
             self.storage.sync(true)?;
             self.grew = false;
@@ -247,6 +252,11 @@ impl WalLog {
         if fresh {
             self.storage.sync_directory()?;
         }
+        if !self.storage.map_follows_writes() {
+            self.map = Arc::new(self.storage.map(self.file_len)?);
+        }
+        self.salt = salt;
+        self.end = LOG_HEADER;
         Ok(())
     }
 

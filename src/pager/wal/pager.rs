@@ -127,7 +127,11 @@ impl PageSource for WalPager {
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
         match self.run_of(ptr) {
-            Some(run) => Ok(&run[HEADER_SIZE..HEADER_SIZE + len as usize]),
+            Some(run) => run
+                .get(HEADER_SIZE..HEADER_SIZE.saturating_add(len as usize))
+                .ok_or_else(|| {
+                    crate::error::Error::corruption(ptr.page, "value longer than its overflow run")
+                }),
             None => self.pages().checked_overflow(ptr, len),
         }
     }
