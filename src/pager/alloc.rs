@@ -4,8 +4,8 @@
 
 use super::freelist::{FreeList, pages_needed};
 use crate::error::{Error, Result};
+use crate::format::PageHeader;
 use crate::format::freelist_page::{self, RecordKind};
-use crate::format::{PageHeader, page_checksum};
 use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
 use std::collections::HashSet;
@@ -217,8 +217,7 @@ impl Allocator {
             header.page_id = id.into();
             header.txn_id = self.txn.into();
             freelist_page::encode(&mut page, next, pieces);
-            let crc = page_checksum(&page);
-            PageHeader::of_mut(&mut page).checksum = crc.into();
+            let crc = super::dirty::seal(&mut page);
             written.push((id, page));
             next = Some(Ptr {
                 page: PageId(id),

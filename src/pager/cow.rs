@@ -4,10 +4,11 @@
 //! transaction's id.
 
 use super::alloc::Allocator;
+use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::Result;
-use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow, page_checksum};
+use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
@@ -236,11 +237,7 @@ impl PageStore for CowPager<'_> {
 
     fn allocate(&mut self, kind: PageKind) -> Result<PageId> {
         let id = self.alloc_run(1)?;
-        let mut page = vec![0u8; self.page_size].into_boxed_slice();
-        node::init(&mut page, kind);
-        let header = PageHeader::of_mut(&mut page);
-        header.page_id = id.into();
-        header.txn_id = self.txn.into();
+        let page = dirty::empty_node(id, kind, self.txn, self.page_size);
         self.dirty.insert(id, page);
         Ok(PageId(id))
     }
@@ -287,9 +284,6 @@ impl PageStore for CowPager<'_> {
     }
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
-        let page = self.page_mut(id);
-        let crc = page_checksum(page);
-        PageHeader::of_mut(page).checksum = crc.into();
-        Ok(crc)
+        Ok(dirty::seal(self.page_mut(id)))
     }
 }

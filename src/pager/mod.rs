@@ -5,6 +5,7 @@
 
 mod alloc;
 mod cow;
+mod dirty;
 mod freelist;
 mod read;
 mod verified;
