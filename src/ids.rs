@@ -30,3 +30,33 @@ pub struct Ptr {
     pub page: PageId,
     pub crc: u32,
 }
+
+/// A hasher for page ids and other integer keys the engine generates itself: one folded
+/// multiply instead of SipHash, whose resistance to chosen keys buys nothing here (page ids
+/// come from the allocator, not from users) and costs a tenth of every tree operation.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let product = u128::from(self.0) * 0x9E37_79B9_7F4A_7C15;
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(29) ^ n;
+    }
+}
+
+/// A map keyed by page id (or another engine-made integer).
+pub(crate) type PageMap<V> =
+    std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A set of page ids (or other engine-made integers).
+pub(crate) type PageSet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>>;

@@ -134,6 +134,13 @@ fn share_with_sibling<S: PageStore + ?Sized>(
         if !store.is_dirty(sibling.page) {
             continue;
         }
+        // From the headers alone: skip without copying anything when the two pages are
+        // surely too full (garbage of removed cells may make this skip a possible share).
+        let occupied = node::occupied(store.page(dirty_ptr(leaf))?)
+            + node::occupied(store.page(dirty_ptr(sibling.page))?);
+        if occupied + cell.len() + node::SLOT > usable * 2 - usable / 16 {
+            continue;
+        }
         let leaf_is_left = sibling_idx > parent.idx;
         let (left, right) = if leaf_is_left {
             (leaf, sibling.page)

@@ -3,7 +3,7 @@
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::Result;
 use crate::format::node::{self, LeafValue};
-use crate::ids::{PageId, Ptr};
+use crate::ids::{PageId, PageSet, Ptr};
 use crate::pager::PageStore;
 
 /// Computes the checksums of every page this transaction wrote in the tree, children before
@@ -56,7 +56,7 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
 /// Frees every page of the tree at `root`, overflow runs included. A page reached twice (a
 /// corrupt tree whose branches share a child) is `Corruption`, never freed twice.
 pub(crate) fn free_tree<S: PageStore + ?Sized>(store: &mut S, root: Option<Ptr>) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = PageSet::default();
     match root {
         Some(ptr) => free_page(store, ptr, 0, &mut seen),
         None => Ok(()),
@@ -67,7 +67,7 @@ fn free_page<S: PageStore + ?Sized>(
     store: &mut S,
     ptr: Ptr,
     depth: usize,
-    seen: &mut std::collections::HashSet<u64>,
+    seen: &mut PageSet,
 ) -> Result<()> {
     if depth >= MAX_DEPTH {
         return Err(too_deep(ptr.page));

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ids::{PageId, Ptr};
 use std::cmp::Ordering;
 
-const SLOT: usize = 2;
+pub(crate) const SLOT: usize = 2;
 const LEAF_CELL_HEADER: usize = 7;
 const OVERFLOW_REF: usize = 12;
 const BRANCH_CELL_HEADER: usize = 14;
@@ -418,6 +418,13 @@ pub(crate) fn fits_after_replace(
     let node = Node::parse(page, id)?;
     let used = node.used_bytes()? - node.cell(idx)?.len() + new_len;
     Ok(used <= page.len())
+}
+
+/// Bytes taken by slots and the cell area, garbage of removed cells included: at least the
+/// `cells_size` of the live cells, read from the header alone.
+pub(crate) fn occupied(page: &[u8]) -> usize {
+    let (_, lower, upper) = bounds(page);
+    (lower.saturating_sub(HEADER_SIZE) + page.len().saturating_sub(upper)).min(page.len())
 }
 
 /// Total size of cells plus their slots, the measure splits and merges balance.

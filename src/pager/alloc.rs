@@ -6,9 +6,9 @@ use super::freelist::{FreeList, pages_needed};
 use crate::error::{Error, Result};
 use crate::format::PageHeader;
 use crate::format::freelist_page::{self, RecordKind};
+use crate::ids::PageSet;
 use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
-use std::collections::HashSet;
 
 #[derive(Debug)]
 pub(crate) struct Allocator {
@@ -19,7 +19,7 @@ pub(crate) struct Allocator {
     high_water: u64,
     freelist: FreeList,
     /// Pages allocated by this transaction.
-    fresh: HashSet<u64>,
+    fresh: PageSet,
     /// Ids taken from `freelist.ready`, given back if the transaction aborts.
     taken: Vec<u64>,
     /// Fresh pages freed again: reusable at once.
@@ -69,7 +69,7 @@ impl Allocator {
             durable_txn,
             high_water,
             freelist,
-            fresh: HashSet::new(),
+            fresh: PageSet::default(),
             taken: Vec::new(),
             loose: Vec::new(),
             freed: Vec::new(),
@@ -131,7 +131,7 @@ impl Allocator {
     /// Moves every fresh page freed again back to where it came from and returns the
     /// records this commit appends to the freelist log.
     fn settle_frees(&mut self) -> Vec<(RecordKind, u64, Vec<u64>)> {
-        let taken: HashSet<u64> = self.taken.iter().copied().collect();
+        let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
         for id in self.loose.drain(..) {
             if taken.contains(&id) {

@@ -9,10 +9,10 @@ use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
+use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Writes of dirty pages are coalesced into runs of at most this many bytes.
@@ -30,7 +30,7 @@ pub(crate) struct CowPager<'a> {
     durable_txn: u64,
     file_len: u64,
     alloc: Allocator,
-    dirty: HashMap<u64, Box<[u8]>>,
+    dirty: PageMap<Box<[u8]>>,
     grew: bool,
 }
 
@@ -69,7 +69,7 @@ impl<'a> CowPager<'a> {
                 start.high_water,
                 start.freelist,
             ),
-            dirty: HashMap::new(),
+            dirty: PageMap::default(),
             grew: start.length_unsynced,
         }
     }

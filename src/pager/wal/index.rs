@@ -1,12 +1,12 @@
 //! Where in the log each page's committed versions are.
 
-use std::collections::HashMap;
+use crate::ids::PageMap;
 
 /// For every page in the log, its versions in commit order: (transaction, byte offset of the
 /// page's bytes in the log).
 #[derive(Debug, Default)]
 pub(crate) struct WalIndex {
-    versions: HashMap<u64, Vec<(u64, u64)>>,
+    versions: PageMap<Vec<(u64, u64)>>,
 }
 
 impl WalIndex {

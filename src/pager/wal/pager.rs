@@ -4,12 +4,13 @@
 use super::WalIndex;
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
+use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
 use crate::pager::alloc::Allocator;
 use crate::pager::dirty;
 use crate::pager::{FreeList, PageSource, PageStore, ReadPages, VerifiedPages, WalRead};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
@@ -22,7 +23,7 @@ pub(crate) struct WalPager {
     verified: Arc<VerifiedPages>,
     txn: u64,
     alloc: Allocator,
-    dirty: HashMap<u64, Box<[u8]>>,
+    dirty: PageMap<Box<[u8]>>,
     /// Overflow runs written by this transaction, by first page.
     runs: BTreeMap<u64, Box<[u8]>>,
 }
@@ -58,7 +59,7 @@ impl WalPager {
             verify: start.verify,
             verified: start.verified,
             txn: start.txn,
-            dirty: HashMap::new(),
+            dirty: PageMap::default(),
             runs: BTreeMap::new(),
         }
     }
