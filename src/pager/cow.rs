@@ -114,7 +114,9 @@ impl<'a> CowPager<'a> {
         if need <= self.file_len {
             return Ok(());
         }
-        let step = (self.file_len / 2).clamp(16 * self.page_size as u64, 1 << 30);
+        // A sixteenth keeps the unused tail small; growth stays geometric, so a load of n
+        // pages grows the file O(log n) times.
+        let step = (self.file_len / 16).clamp(64 * self.page_size as u64, 256 << 20);
         let target = need
             .max(self.file_len + step)
             .next_multiple_of(self.page_size as u64);
