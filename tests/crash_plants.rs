@@ -15,6 +15,7 @@ fn setup(protocol: CommitProtocol) -> Setup {
         protocol,
         mode: bough::Mode::CopyOnWrite,
         checkpoint_bytes: 64 << 20,
+        dirty_budget: 64 << 20,
     }
 }
 

@@ -360,7 +360,11 @@ fn run_txn(
 
 /// Runs `ops` on a fresh database, verifying it in full after every transaction and reopen.
 fn run(page_size: usize, ops: &[Op]) -> Result<Model, String> {
-    let mut db = TestDb::with(Options::page_size(page_size));
+    run_with(Options::page_size(page_size), ops)
+}
+
+fn run_with(options: Options, ops: &[Op]) -> Result<Model, String> {
+    let mut db = TestDb::with(options);
     let mut committed = Model::new();
     let mut done = 0;
     while done < ops.len() {
@@ -396,11 +400,25 @@ fn property_65536(ops: Vec<Op>) -> TestResult {
     property(65536, ops)
 }
 
+/// A budget of three pages: nearly every operation writes pages early and reads them back.
+fn property_spilling(ops: Vec<Op>) -> TestResult {
+    match run_with(Options::page_size(4096).dirty_budget(3 * 4096), &ops) {
+        Ok(_) => TestResult::passed(),
+        Err(e) => TestResult::error(format!("dirty budget of 3 pages: {e}")),
+    }
+}
+
 fn check_cases(cases: u64, property: fn(Vec<Op>) -> TestResult) {
     QuickCheck::new()
         .rng(Gen::new(OPS_PER_CASE))
         .tests(cases)
         .quickcheck(property);
+}
+
+/// Random sequences agree with the model when write transactions spill their pages early.
+#[test]
+fn model_with_a_tiny_dirty_budget() {
+    check_cases(150, property_spilling);
 }
 
 /// Random sequences agree with the model at the smallest page size (deepest trees).

@@ -141,6 +141,11 @@ fn share_with_sibling<S: PageStore + ?Sized>(
         if occupied + cell.len() + node::SLOT > usable * 2 - usable / 16 {
             continue;
         }
+        // Dirty already, so this copies nothing (a page written early comes back to memory).
+        let sibling = Ptr {
+            page: store.make_dirty(sibling)?,
+            ..sibling
+        };
         let leaf_is_left = sibling_idx > parent.idx;
         let (left, right) = if leaf_is_left {
             (leaf, sibling.page)

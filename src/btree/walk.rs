@@ -26,6 +26,9 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
     if depth >= MAX_DEPTH {
         return Err(too_deep(id));
     }
+    if let Some(crc) = store.sealed_crc(id) {
+        return Ok(crc);
+    }
     let children: Vec<Ptr> = {
         let node = node_at(store, dirty_ptr(id))?;
         if node.is_branch() {

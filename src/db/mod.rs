@@ -40,6 +40,7 @@ pub struct Builder {
     protocol: CommitProtocol,
     mode: Mode,
     checkpoint_bytes: u64,
+    dirty_budget: usize,
 }
 
 impl Default for Builder {
@@ -52,6 +53,7 @@ impl Default for Builder {
             protocol: CommitProtocol::OneSync,
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
+            dirty_budget: 64 << 20,
         }
     }
 }
@@ -102,6 +104,16 @@ impl Builder {
     /// (default 64 MiB). Also done on close and by [`Database::checkpoint`].
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = bytes;
+        self
+    }
+
+    /// Copy-on-write mode: the bytes of changed pages a write transaction keeps in memory
+    /// (default 64 MiB). Beyond it, pages are written early to their new places, which no
+    /// snapshot can see, and read back if changed again, so a transaction of any size runs in
+    /// bounded memory (DESIGN.md, "Spilling dirty pages"). Log mode keeps every changed page
+    /// in memory until commit.
+    pub fn dirty_page_budget(mut self, bytes: usize) -> Self {
+        self.dirty_budget = bytes;
         self
     }
 

@@ -189,6 +189,7 @@ pub(super) fn open_storage(
         protocol: options.protocol,
         mode: options.mode,
         checkpoint_bytes: options.checkpoint_bytes,
+        dirty_budget: options.dirty_budget,
         recovery,
         read_only: options.read_only,
         fell_back,

@@ -8,7 +8,7 @@ use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::Result;
-use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
+use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow};
 use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
@@ -30,7 +30,14 @@ pub(crate) struct CowPager<'a> {
     durable_txn: u64,
     file_len: u64,
     alloc: Allocator,
+    /// Pages this transaction wrote, held in memory.
     dirty: PageMap<Box<[u8]>>,
+    /// Pages this transaction wrote, sealed and already in the file (spilled to stay within
+    /// the memory budget), with their checksums. None of their children is in `dirty`
+    /// (DESIGN.md, "Spilling dirty pages").
+    spilled: PageMap<u32>,
+    /// How many dirty pages may stay in memory between operations.
+    budget_pages: usize,
     grew: bool,
 }
 
@@ -49,6 +56,8 @@ pub(crate) struct PagerStart<'a> {
     pub verified: Arc<VerifiedPages>,
     /// An earlier commit grew the file and its new length is not durable yet.
     pub length_unsynced: bool,
+    /// Bytes of dirty pages kept in memory before some are written early.
+    pub dirty_budget: usize,
 }
 
 impl<'a> CowPager<'a> {
@@ -70,6 +79,8 @@ impl<'a> CowPager<'a> {
                 start.freelist,
             ),
             dirty: PageMap::default(),
+            spilled: PageMap::default(),
+            budget_pages: (start.dirty_budget / start.page_size).max(1),
             grew: start.length_unsynced,
         }
     }
@@ -162,11 +173,101 @@ impl<'a> CowPager<'a> {
         self.alloc.into_freelist()
     }
 
-    /// Writes every dirty page to its place in the file, in page order, coalescing
-    /// neighbours. Pages must be sealed.
+    /// Writes every dirty page still in memory to its place in the file. Pages must be
+    /// sealed.
     pub(crate) fn write_dirty(&self) -> Result<()> {
         let mut ids: Vec<u64> = self.dirty.keys().copied().collect();
         ids.sort_unstable();
+        self.write_pages(&ids)
+    }
+
+    /// Bytes of dirty pages held in memory.
+    pub(crate) fn dirty_bytes(&self) -> usize {
+        self.dirty.len() * self.page_size
+    }
+
+    /// Whether dirty page `id` can be written now: no child of it is in memory, so its
+    /// content, checksums of children included, is final unless it is changed again.
+    fn spillable(&self, id: u64) -> Result<bool> {
+        let page = &self.dirty[&id];
+        if PageHeader::of(page).kind() != Some(PageKind::Branch) {
+            return Ok(true);
+        }
+        let node = node::Node::parse(page, PageId(id))?;
+        for i in 0..node.len() {
+            if self.dirty.contains_key(&node.child(i)?.page.0) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes dirty pages early, leaves first, until at most half the budget stays in
+    /// memory (DESIGN.md, "Spilling dirty pages"). Call only between tree operations, when
+    /// no page is half-changed.
+    fn spill(&mut self) -> Result<()> {
+        let keep = self.budget_pages / 2;
+        while self.dirty.len() > keep {
+            let mut ids = Vec::new();
+            let mut candidates: Vec<u64> = self.dirty.keys().copied().collect();
+            // Lowest ids first: the pages allocated longest ago.
+            candidates.sort_unstable();
+            for id in candidates {
+                if self.dirty.len() - ids.len() <= keep {
+                    break;
+                }
+                if self.spillable(id)? {
+                    ids.push(id);
+                }
+            }
+            if ids.is_empty() {
+                return Ok(());
+            }
+            for &id in &ids {
+                let crc = self.seal_for_spill(id)?;
+                self.spilled.insert(id, crc);
+            }
+            self.write_pages(&ids)?;
+            for id in &ids {
+                self.dirty.remove(id);
+            }
+            if !self.storage.map_follows_writes() {
+                self.remap()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals dirty page `id` after pointing its branch cells at the checksums of spilled
+    /// children.
+    fn seal_for_spill(&mut self, id: u64) -> Result<u32> {
+        let page = self.dirty.get_mut(&id).expect("spill candidates are dirty");
+        if PageHeader::of(page).kind() == Some(PageKind::Branch) {
+            let children: Vec<Ptr> = {
+                let node = node::Node::parse(page, PageId(id))?;
+                (0..node.len())
+                    .map(|i| node.child(i))
+                    .collect::<Result<_>>()?
+            };
+            for (i, child) in children.into_iter().enumerate() {
+                if let Some(&crc) = self.spilled.get(&child.page.0) {
+                    node::set_child(
+                        page,
+                        PageId(id),
+                        i,
+                        Ptr {
+                            page: child.page,
+                            crc,
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(dirty::seal(page))
+    }
+
+    /// Writes dirty pages `ids` (sorted) to their places in the file, coalescing neighbours.
+    fn write_pages(&self, ids: &[u64]) -> Result<()> {
         let mut buffer: Vec<u8> = Vec::with_capacity(MAX_WRITE.min(ids.len() * self.page_size));
         let mut run_start = 0;
         for (i, &id) in ids.iter().enumerate() {
@@ -195,8 +296,15 @@ impl PageSource for CowPager<'_> {
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        match self.dirty.get(&ptr.page.0) {
-            Some(page) => Ok(page),
+        if let Some(page) = self.dirty.get(&ptr.page.0) {
+            return Ok(page);
+        }
+        match self.spilled.get(&ptr.page.0) {
+            // The pointer's checksum is stale while its parent is unsealed.
+            Some(&crc) => self.pages().checked_page(Ptr {
+                page: ptr.page,
+                crc,
+            }),
             None => self.pages().checked_page(ptr),
         }
     }
@@ -208,7 +316,18 @@ impl PageSource for CowPager<'_> {
 
 impl PageStore for CowPager<'_> {
     fn is_dirty(&self, id: PageId) -> bool {
-        self.dirty.contains_key(&id.0)
+        self.dirty.contains_key(&id.0) || self.spilled.contains_key(&id.0)
+    }
+
+    fn sealed_crc(&self, id: PageId) -> Option<u32> {
+        self.spilled.get(&id.0).copied()
+    }
+
+    fn end_operation(&mut self) -> Result<()> {
+        if self.dirty.len() > self.budget_pages {
+            self.spill()?;
+        }
+        Ok(())
     }
 
     fn page_mut(&mut self, id: PageId) -> &mut [u8] {
@@ -219,6 +338,19 @@ impl PageStore for CowPager<'_> {
 
     fn make_dirty(&mut self, ptr: Ptr) -> Result<PageId> {
         if self.dirty.contains_key(&ptr.page.0) {
+            return Ok(ptr.page);
+        }
+        if let Some(crc) = self.spilled.remove(&ptr.page.0) {
+            // Written early by this transaction and unreachable from any snapshot: it is
+            // changed in place again, in memory.
+            let page: Box<[u8]> = self
+                .pages()
+                .checked_page(Ptr {
+                    page: ptr.page,
+                    crc,
+                })?
+                .into();
+            self.dirty.insert(ptr.page.0, page);
             return Ok(ptr.page);
         }
         let mut page: Box<[u8]> = self.pages().checked_page(ptr)?.into();
@@ -248,6 +380,7 @@ impl PageStore for CowPager<'_> {
         let volatile = self.written_after_durable(id);
         self.alloc.free(id, volatile)?;
         self.dirty.remove(&id.0);
+        self.spilled.remove(&id.0);
         Ok(())
     }
 

@@ -49,6 +49,16 @@ pub(crate) trait PageStore: PageSource {
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()>;
     /// Computes and stores the checksum of dirty page `id` (its content is final).
     fn seal(&mut self, id: PageId) -> Result<u32>;
+    /// The checksum of dirty page `id` if it is sealed already (written early, and not
+    /// changed since): it and every page below it need no sealing.
+    fn sealed_crc(&self, _id: PageId) -> Option<u32> {
+        None
+    }
+    /// Called between tree operations, when no page is half-changed: the store may write
+    /// dirty pages early to keep its memory within budget.
+    fn end_operation(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The page store of one write transaction, in either storage mode.

@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub mode: Mode,
     /// Write-ahead-log mode: checkpoint once the log holds this many bytes.
     pub checkpoint_bytes: u64,
+    /// Copy-on-write mode: bytes of dirty pages a write transaction keeps in memory.
+    pub dirty_budget: usize,
     /// What the open's recovery replayed (write-ahead-log mode).
     pub recovery: Recovery,
     pub read_only: bool,

@@ -72,6 +72,7 @@ impl<'db> WriteTransaction<'db> {
                 file_len: state.file_len,
                 freelist,
                 length_unsynced: state.length_unsynced,
+                dirty_budget: shared.dirty_budget,
             })),
             Some(wal) => TxnPager::Wal(WalPager::new(WalPagerStart {
                 main: state.map.clone(),
@@ -111,6 +112,16 @@ impl<'db> WriteTransaction<'db> {
             .as_ref()
             .expect("the pager lives until commit or abort")
             .source()
+    }
+
+    /// Bytes of changed pages this transaction holds in memory now (see
+    /// [`Builder::dirty_page_budget`](crate::Builder::dirty_page_budget)).
+    pub fn dirty_memory(&self) -> usize {
+        match self.pager.as_ref() {
+            Some(TxnPager::Cow(p)) => p.dirty_bytes(),
+            Some(TxnPager::Wal(p)) => p.dirty_bytes(),
+            None => 0,
+        }
     }
 
     /// Overrides the database's durability for this commit.
@@ -181,7 +192,8 @@ impl<'db> WriteTransaction<'db> {
         let Some(state) = self.table_state(name)? else {
             return Ok(false);
         };
-        let freed = btree::free_tree(self.store(), state.root);
+        let freed =
+            btree::free_tree(self.store(), state.root).and_then(|()| self.store().end_operation());
         if freed.is_err() {
             self.failed = true;
         }
@@ -324,7 +336,8 @@ impl Table<'_> {
                 max: MAX_VALUE_LEN,
             });
         }
-        let result = btree::insert(self.pager, self.state.root, key, value);
+        let result = btree::insert(self.pager, self.state.root, key, value)
+            .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, existed) = self.guard(result)?;
         self.state.root = Some(root);
         self.state.len += u64::from(!existed);
@@ -340,7 +353,8 @@ impl Table<'_> {
         if key.len() > MAX_KEY_LEN {
             return Ok(false);
         }
-        let result = btree::remove(self.pager, self.state.root, key);
+        let result = btree::remove(self.pager, self.state.root, key)
+            .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, removed) = self.guard(result)?;
         if removed {
             self.state.root = root;

@@ -26,6 +26,8 @@ pub struct Options {
     pub page_size: Option<usize>,
     pub durability: Durability,
     pub read_only: bool,
+    /// `None` leaves the builder's default.
+    pub dirty_budget: Option<usize>,
 }
 
 impl Options {
@@ -38,6 +40,13 @@ impl Options {
 
     pub fn durability(self, durability: Durability) -> Self {
         Options { durability, ..self }
+    }
+
+    pub fn dirty_budget(self, bytes: usize) -> Self {
+        Options {
+            dirty_budget: Some(bytes),
+            ..self
+        }
     }
 
     pub fn read_only(self) -> Self {
@@ -53,14 +62,18 @@ impl Options {
         let is_default = self.page_size.is_none()
             && self.durability == Durability::default()
             && !self.read_only
+            && self.dirty_budget.is_none()
             && test_mode() == Mode::CopyOnWrite;
         if is_default {
             return Database::open(path);
         }
-        let builder = Database::builder()
+        let mut builder = Database::builder()
             .mode(test_mode())
             .durability(self.durability)
             .read_only(self.read_only);
+        if let Some(bytes) = self.dirty_budget {
+            builder = builder.dirty_page_budget(bytes);
+        }
         match self.page_size {
             Some(page_size) => builder.page_size(page_size).open(path),
             None => builder.open(path),

@@ -231,31 +231,39 @@ pub struct Setup {
     pub mode: Mode,
     /// Log mode: checkpoint once the log holds this many bytes.
     pub checkpoint_bytes: u64,
+    /// Copy-on-write mode: dirty bytes kept in memory before pages are written early.
+    pub dirty_budget: usize,
 }
 
 impl Setup {
     /// Every combination the crash tests cover.
     pub const ALL: [Setup; 4] = [
+        // A budget of four pages: the larger transactions write pages early (spill), so
+        // crashes land between spills, and between spills and the commit, too.
         Setup {
             protocol: CommitProtocol::OneSync,
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
+            dirty_budget: 4 * 4096,
         },
         Setup {
             protocol: CommitProtocol::TwoSync,
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
+            dirty_budget: 64 << 20,
         },
         Setup {
             protocol: CommitProtocol::OneSync,
             mode: Mode::Wal,
             checkpoint_bytes: 64 << 20,
+            dirty_budget: 64 << 20,
         },
         // A checkpoint after nearly every commit: crashes land inside checkpoints too.
         Setup {
             protocol: CommitProtocol::OneSync,
             mode: Mode::Wal,
             checkpoint_bytes: 16 << 10,
+            dirty_budget: 64 << 20,
         },
     ];
 
@@ -265,6 +273,7 @@ impl Setup {
             .commit_protocol(self.protocol)
             .mode(self.mode)
             .checkpoint_bytes(self.checkpoint_bytes)
+            .dirty_page_budget(self.dirty_budget)
     }
 }
 

@@ -90,6 +90,11 @@ impl WalPager {
         Ok(head)
     }
 
+    /// Bytes of changed pages and overflow runs held in memory.
+    pub(crate) fn dirty_bytes(&self) -> usize {
+        self.dirty.len() * self.page_size + self.runs.values().map(|r| r.len()).sum::<usize>()
+    }
+
     /// The images to log, in page order: `(first page, bytes of one page or one run)`.
     pub(crate) fn frames(&self) -> Vec<(u64, &[u8])> {
         let mut frames: Vec<(u64, &[u8])> = self
