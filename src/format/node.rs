@@ -216,15 +216,24 @@ impl<'a> Node<'a> {
         Ok(&self.page[offset..offset + len])
     }
 
+    /// The key of cell `i`, bounds-checked; reads only the slot, the key length and the key
+    /// (searches call this on every probe).
     pub(crate) fn key(&self, i: usize) -> Result<&'a [u8]> {
-        let cell = self.cell(i)?;
-        let key_len = u16_at(cell, 0) as usize;
-        let start = if self.is_branch {
-            BRANCH_CELL_HEADER
-        } else {
-            LEAF_CELL_HEADER
-        };
-        Ok(&cell[start..start + key_len])
+        debug_assert!(i < self.count);
+        let offset = u16_at(self.page, HEADER_SIZE + SLOT * i) as usize;
+        let start = offset
+            + if self.is_branch {
+                BRANCH_CELL_HEADER
+            } else {
+                LEAF_CELL_HEADER
+            };
+        if offset < self.upper || start > self.page.len() {
+            return Err(self.bad(format!("cell {i} offset {offset} out of bounds")));
+        }
+        let end = start + u16_at(self.page, offset) as usize;
+        self.page
+            .get(start..end)
+            .ok_or_else(|| self.bad(format!("key of cell {i} runs past the page")))
     }
 
     pub(crate) fn value(&self, i: usize) -> Result<LeafValue<'a>> {
@@ -258,7 +267,7 @@ impl<'a> Node<'a> {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match self.key(mid)?.cmp(key) {
+            match compare_keys(self.key(mid)?, key) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(Ok(mid)),
@@ -273,7 +282,7 @@ impl<'a> Node<'a> {
         let (mut lo, mut hi) = (1, self.count);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.key(mid)? <= key {
+            if compare_keys(self.key(mid)?, key) != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -290,6 +299,19 @@ impl<'a> Node<'a> {
         }
         Ok(used)
     }
+}
+
+/// Bytewise order of two keys. The first eight bytes, compared as one big-endian word, decide
+/// most probes of a search without a call to `memcmp`.
+#[inline]
+pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
+    if let (Some(a8), Some(b8)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        let order = u64::from_be_bytes(*a8).cmp(&u64::from_be_bytes(*b8));
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.cmp(b)
 }
 
 /// Makes `page` an empty node of `kind` (header fields other than kind and bounds are set by
@@ -440,6 +462,26 @@ mod tests {
         let mut page = vec![0u8; 4096];
         init(&mut page, PageKind::Leaf);
         page
+    }
+
+    #[test]
+    fn key_order_is_bytewise() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"\x00",
+            b"abc",
+            b"abcdefgh",
+            b"abcdefgh\x00",
+            b"abcdefgi",
+            b"abcdefh",
+            b"\xff\x00\x00\x00\x00\x00\x00\x00\x01",
+            b"\xff\xff",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

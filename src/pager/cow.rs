@@ -299,14 +299,11 @@ impl PageSource for CowPager<'_> {
         if let Some(page) = self.dirty.get(&ptr.page.0) {
             return Ok(page);
         }
-        match self.spilled.get(&ptr.page.0) {
-            // The pointer's checksum is stale while its parent is unsealed.
-            Some(&crc) => self.pages().checked_page(Ptr {
-                page: ptr.page,
-                crc,
-            }),
-            None => self.pages().checked_page(ptr),
+        if self.spilled.contains_key(&ptr.page.0) {
+            // Written by this transaction moments ago, under the file lock: not hashed again.
+            return self.pages().raw(ptr.page, 1);
         }
+        self.pages().checked_page(ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
@@ -340,16 +337,10 @@ impl PageStore for CowPager<'_> {
         if self.dirty.contains_key(&ptr.page.0) {
             return Ok(ptr.page);
         }
-        if let Some(crc) = self.spilled.remove(&ptr.page.0) {
+        if self.spilled.remove(&ptr.page.0).is_some() {
             // Written early by this transaction and unreachable from any snapshot: it is
             // changed in place again, in memory.
-            let page: Box<[u8]> = self
-                .pages()
-                .checked_page(Ptr {
-                    page: ptr.page,
-                    crc,
-                })?
-                .into();
+            let page: Box<[u8]> = self.pages().raw(ptr.page, 1)?.into();
             self.dirty.insert(ptr.page.0, page);
             return Ok(ptr.page);
         }
