@@ -43,13 +43,22 @@ fn add_group(pending: &mut std::collections::BTreeMap<u64, Vec<u64>>, txn: u64, 
     if ids.is_empty() {
         return;
     }
-    let mut group = ids.to_vec();
-    if pending.len() >= MAX_PENDING_GROUPS
-        && let Some((_, newest)) = pending.pop_last()
-    {
-        group.extend(newest);
+    // The absorbed group is moved, not copied: it can hold every page freed since the last
+    // durable commit.
+    let mut group = match pending.len() >= MAX_PENDING_GROUPS {
+        true => pending
+            .pop_last()
+            .map(|(_, newest)| newest)
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    group.extend_from_slice(ids);
+    match pending.entry(txn) {
+        std::collections::btree_map::Entry::Vacant(slot) => {
+            slot.insert(group);
+        }
+        std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut().extend(group),
     }
-    pending.entry(txn).or_default().extend(group);
 }
 
 /// Freelist pages written by a commit, to be added to its dirty pages.

@@ -268,23 +268,31 @@ impl<'a> CowPager<'a> {
 
     /// Writes dirty pages `ids` (sorted) to their places in the file, coalescing neighbours.
     fn write_pages(&self, ids: &[u64]) -> Result<()> {
-        let mut buffer: Vec<u8> = Vec::with_capacity(MAX_WRITE.min(ids.len() * self.page_size));
-        let mut run_start = 0;
-        for (i, &id) in ids.iter().enumerate() {
-            let contiguous = i > 0 && id == ids[i - 1] + 1 && buffer.len() < MAX_WRITE;
-            if !contiguous && !buffer.is_empty() {
-                self.storage
-                    .write_at(&buffer, run_start * self.page_size as u64)?;
+        let pages_per_write = (MAX_WRITE / self.page_size).max(1);
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut start = 0;
+        while start < ids.len() {
+            let mut end = start + 1;
+            while end < ids.len() && ids[end] == ids[end - 1] + 1 && end - start < pages_per_write {
+                end += 1;
+            }
+            let offset = ids[start] * self.page_size as u64;
+            if end - start == 1 {
+                self.storage.write_at(&self.dirty[&ids[start]], offset)?;
+            } else {
                 buffer.clear();
+                for id in &ids[start..end] {
+                    buffer.extend_from_slice(&self.dirty[id]);
+                }
+                self.storage.write_at(&buffer, offset)?;
             }
-            if buffer.is_empty() {
-                run_start = id;
-            }
-            buffer.extend_from_slice(&self.dirty[&id]);
+            start = end;
         }
-        if !buffer.is_empty() {
-            self.storage
-                .write_at(&buffer, run_start * self.page_size as u64)?;
+        // This process hashed these versions when it sealed them: readers need not again
+        // (DESIGN.md, "Checksums").
+        for id in ids {
+            self.verified
+                .insert(*id, PageHeader::of(&self.dirty[id]).checksum.get());
         }
         Ok(())
     }
