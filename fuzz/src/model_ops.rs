@@ -448,11 +448,12 @@ impl<'db> Session<'db, '_> {
     }
 }
 
-fn open(path: &Path) -> Database {
+fn open(path: &Path, dirty_budget: usize) -> Database {
     let db = Database::builder()
         .mode(crate::test_mode())
         .page_size(PAGE_SIZE)
         .durability(Durability::None)
+        .dirty_page_budget(dirty_budget)
         .open(path)
         .expect("open");
     let stats = db.stats().expect("stats");
@@ -503,8 +504,14 @@ pub fn run(data: &[u8]) {
     let path = dir.path().join("model.bough");
     let mut committed = Tables::new();
     let mut ops = ops.into_iter().take(MAX_OPS);
+    // Half the inputs run with a budget of three dirty pages, so write transactions spill
+    // pages early and read them back (DESIGN.md, "Spilling dirty pages").
+    let dirty_budget = match data.len() % 2 {
+        0 => 3 * PAGE_SIZE,
+        _ => 64 << 20,
+    };
     loop {
-        let db = open(&path);
+        let db = open(&path, dirty_budget);
         let session = Session {
             db: &db,
             committed: &mut committed,
