@@ -1,5 +1,5 @@
-//! Engine benchmarks: point gets, range scans, batch inserts, durable single-insert commits, and the
-//! cost of checksum verification on reads.
+//! Engine benchmarks: point gets, range scans, batch inserts, durable single-insert commits, the
+//! cost of checksum verification on reads, and one large transaction with and without spilling.
 //!
 //! The data set follows redb's published benchmark shape (24-byte random keys, 150-byte values), at
 //! 100k keys so the whole run takes a few minutes. One template database is loaded once; every group
@@ -308,6 +308,48 @@ fn checksum(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
+/// One transaction loading every fixture key into an empty file, with the dirty pages all in
+/// memory and with a 4 MiB budget that makes the transaction spill most of its ~30 MiB of
+/// pages (DESIGN.md, "Spilling dirty pages").
+fn large_transaction(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("large_transaction");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(ENTRIES as u64));
+    for (name, budget) in [("load_in_memory", 1 << 30), ("load_4mib_budget", 4 << 20)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for i in 0..iters {
+                    let path = fx.dir.path().join(format!("large-{name}-{i}.bough"));
+                    let db = Database::builder()
+                        .durability(Durability::None)
+                        .dirty_page_budget(budget)
+                        .open(&path)
+                        .expect("open");
+                    let mut rng = SplitMix64::new(9);
+                    let mut value = [0; VALUE_LEN];
+                    let start = Instant::now();
+                    let mut wtx = db.begin_write().expect("begin_write");
+                    {
+                        let mut table = wtx.open_table(TABLE).expect("open_table");
+                        for key in &fx.keys {
+                            rng.fill(&mut value);
+                            table.insert(key, &value).expect("insert");
+                        }
+                    }
+                    wtx.commit().expect("commit");
+                    elapsed += start.elapsed();
+                    drop(db);
+                    std::fs::remove_file(&path).expect("remove");
+                }
+                elapsed
+            })
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     let fx = Fixture::build();
     let mut c = Criterion::default()
@@ -320,5 +362,6 @@ fn main() {
     batch_insert(&mut c, &fx);
     durable_commit(&mut c, &fx);
     checksum(&mut c, &fx);
+    large_transaction(&mut c, &fx);
     c.final_summary();
 }
