@@ -402,6 +402,8 @@ impl PageStore for CowPager<'_> {
         if !self.storage.map_follows_writes() {
             self.remap()?;
         }
+        // Hashed just now from the bytes written: reads in this process need not again.
+        self.verified.insert(start, crc);
         Ok(Ptr {
             page: PageId(start),
             crc,
