@@ -26,6 +26,7 @@ const FONT: &str = "sans-serif";
 fn engine_color(engine: &str) -> RGBColor {
     match engine {
         "bough" => RGBColor(230, 120, 20),
+        "bough-wal" => RGBColor(240, 180, 90),
         "lmdb" => RGBColor(60, 110, 190),
         "redb" => RGBColor(200, 50, 60),
         "sqlite" => RGBColor(60, 160, 90),

@@ -39,13 +39,14 @@ pub trait Reader {
     ) -> Res<usize>;
 }
 
-pub const ENGINES: [&str; 4] = ["bough", "lmdb", "redb", "sqlite"];
+pub const ENGINES: [&str; 5] = ["bough", "bough-wal", "lmdb", "redb", "sqlite"];
 
 /// Creates a new database inside the empty directory `dir`.
 pub fn open(name: &str, dir: &Path) -> Res<Box<dyn Engine>> {
     use crate::engines;
     Ok(match name {
-        "bough" => Box::new(engines::bough::Bough::open(dir)?),
+        "bough" => Box::new(engines::bough::Bough::open(dir, bough::Mode::CopyOnWrite)?),
+        "bough-wal" => Box::new(engines::bough::Bough::open(dir, bough::Mode::Wal)?),
         "lmdb" => Box::new(engines::lmdb::Lmdb::open(dir)?),
         "redb" => Box::new(engines::redb::Redb::open(dir)?),
         "sqlite" => Box::new(engines::sqlite::Sqlite::open(dir)?),

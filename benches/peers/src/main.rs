@@ -23,7 +23,7 @@ usage: peers [--count N] [--runs R] [--out DIR] [--engines LIST] [--large-values
   --count N         entries loaded (default 1000000)
   --runs R          runs of every engine; the report shows the median (default 3)
   --out DIR         where results.md, results.csv and chart.png go (default benches/peers/results)
-  --engines LIST    comma-separated, from bough,lmdb,redb,sqlite (default all)
+  --engines LIST    comma-separated, from bough,bough-wal,lmdb,redb,sqlite (default all)
   --large-values N  1 MiB values in workload 8 (default 1000)
 
 Databases live in a directory under $TMPDIR (default /tmp), deleted afterwards.";

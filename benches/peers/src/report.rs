@@ -267,6 +267,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 pub fn display_name(engine: &str) -> &str {
     match engine {
         "bough" => "Bough",
+        "bough-wal" => "Bough (log)",
         "lmdb" => "LMDB",
         "redb" => "redb",
         "sqlite" => "SQLite",

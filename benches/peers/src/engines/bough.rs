@@ -1,8 +1,10 @@
-//! Bough in its default mode: copy-on-write, `Durability::Immediate`, checksums verified on reads.
+//! Bough with its defaults (`Durability::Immediate`, checksums verified on reads) in either storage
+//! mode: copy-on-write (the default, engine `bough`) or the write-ahead-log baseline
+//! (`bough-wal`, checkpointing at the default 64 MiB of log and on close).
 
 use std::path::Path;
 
-use bough::{Database, Durability, ReadTable, Table};
+use bough::{Database, Durability, Mode, ReadTable, Table};
 
 use crate::engine::{Engine, Reader, Res, Writer};
 
@@ -13,10 +15,13 @@ pub struct Bough {
 }
 
 impl Bough {
-    pub fn open(dir: &Path) -> Res<Self> {
-        Ok(Self {
-            db: Database::open(dir.join("data.bough"))?,
-        })
+    pub fn open(dir: &Path, mode: Mode) -> Res<Self> {
+        let path = dir.join("data.bough");
+        let db = match mode {
+            Mode::CopyOnWrite => Database::open(path)?,
+            Mode::Wal => Database::builder().mode(mode).open(path)?,
+        };
+        Ok(Self { db })
     }
 }
 
