@@ -2,23 +2,32 @@
 //! rebalanced when its cells fill less than a third of it: a split leaves two halves of
 //! about one half each, so a page that just split cannot immediately merge again.
 
-use super::insert::{balanced_split, dirty_path};
+use super::insert::{balanced_split, dirty_path_by};
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::node::{self, LeafValue, NewCell};
 use crate::format::{HEADER_SIZE, PageKind};
 use crate::ids::{PageId, Ptr};
 use crate::pager::{PageSource, PageStore};
 
-/// Whether the tree holds `key`, without reading its value.
-fn contains<S: PageSource + ?Sized>(src: &S, root: Ptr, key: &[u8]) -> Result<bool> {
+/// Where the tree holds `key`: the child taken in each branch from the root down, and the
+/// index in the leaf. `None` if it does not hold it. Reads only: nothing is copied for a key
+/// that is not there.
+fn find<S: PageSource + ?Sized>(
+    src: &S,
+    root: Ptr,
+    key: &[u8],
+) -> Result<Option<(Vec<usize>, usize)>> {
     let mut ptr = root;
+    let mut route = Vec::new();
     for _ in 0..MAX_DEPTH {
         let node = node_at(src, ptr)?;
         if !node.is_branch() {
-            return Ok(node.search(key)?.is_ok());
+            return Ok(node.search(key)?.ok().map(|idx| (route, idx)));
         }
-        ptr = node.child(node.child_index(key)?)?;
+        let idx = node.child_index(key)?;
+        route.push(idx);
+        ptr = node.child(idx)?;
     }
     Err(too_deep(ptr.page))
 }
@@ -33,20 +42,26 @@ pub(crate) fn remove<S: PageStore + ?Sized>(
     let Some(root) = root else {
         return Ok((None, false));
     };
-    if !contains(store, root, key)? {
+    let Some((route, idx)) = find(store, root, key)? else {
         return Ok((Some(root), false));
-    }
-    let (root_id, path, leaf, _) = dirty_path(store, root, key)?;
-    let idx = {
+    };
+    // The same route again, copying: the copies hold the same cells, so no key is compared.
+    let (root_id, path, leaf, _) = dirty_path_by(store, root, |node, depth| {
+        route
+            .get(depth)
+            .copied()
+            .filter(|&idx| idx < node.len())
+            .ok_or_else(|| Error::corruption(node.id(), "tree changed between two walks"))
+    })?;
+    {
         let node = node_at(store, dirty_ptr(leaf))?;
-        let idx = node
-            .search(key)?
-            .expect("contains() found the key on this path");
+        if idx >= node.len() || node.key(idx)? != key {
+            return Err(Error::corruption(leaf, "tree changed between two walks"));
+        }
         if let LeafValue::Overflow { ptr, len } = node.value(idx)? {
             store.free_overflow(ptr, len)?;
         }
-        idx
-    };
+    }
     node::remove(store.page_mut(leaf), idx);
     rebalance(store, path, leaf)?;
     collapse_root(store, dirty_ptr(root_id))

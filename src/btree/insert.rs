@@ -23,6 +23,16 @@ pub(super) fn dirty_path<S: PageStore + ?Sized>(
     root: Ptr,
     key: &[u8],
 ) -> Result<(PageId, Vec<Step>, PageId, bool)> {
+    dirty_path_by(store, root, |node, _| node.child_index(key))
+}
+
+/// Makes a path from `root` to a leaf dirty, taking in each branch the child `choose` picks
+/// (given the branch and its depth).
+pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    mut choose: impl FnMut(&node::Node, usize) -> Result<usize>,
+) -> Result<(PageId, Vec<Step>, PageId, bool)> {
     let root_id = store.make_dirty(root)?;
     let mut path = Vec::new();
     let mut current = root_id;
@@ -35,7 +45,7 @@ pub(super) fn dirty_path<S: PageStore + ?Sized>(
         if path.len() >= MAX_DEPTH {
             return Err(too_deep(current));
         }
-        let idx = node.child_index(key)?;
+        let idx = choose(&node, path.len())?;
         let child = node.child(idx)?;
         let last = idx + 1 == node.len();
         let child_id = store.make_dirty(child)?;
