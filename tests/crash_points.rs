@@ -22,8 +22,10 @@ fn check(workload: &Workload) -> u64 {
     let mut states = 0;
     for setup in Setup::ALL {
         let run = run_workload(workload, setup);
-        states += check_all_crash_points(&run, setup, samples(), workload.name)
+        let checked = check_all_crash_points(&run, setup, samples(), workload.name)
             .unwrap_or_else(|e| panic!("{e}"));
+        println!("{}, {setup:?}: {checked} crash states", workload.name);
+        states += checked;
     }
     println!("{}: {states} crash states checked", workload.name);
     // CI adds these up (`BOUGH_CRASH_REPORT=<file>`).

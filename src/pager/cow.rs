@@ -7,7 +7,7 @@ use super::alloc::Allocator;
 use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow};
 use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
@@ -210,7 +210,8 @@ impl<'a> CowPager<'a> {
         while self.dirty.len() > keep {
             let mut ids = Vec::new();
             let mut candidates: Vec<u64> = self.dirty.keys().copied().collect();
-            // Lowest ids first: the pages allocated longest ago.
+            // In id order: fresh pages from the end of the file go in allocation order, and
+            // neighbouring ids coalesce into fewer writes.
             candidates.sort_unstable();
             for id in candidates {
                 if self.dirty.len() - ids.len() <= keep {
@@ -413,7 +414,18 @@ impl PageStore for CowPager<'_> {
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
         let pages = overflow::run_pages(self.page_size, len);
         let volatile = self.written_after_durable(ptr.page);
-        for id in ptr.page.0..ptr.page.0 + pages {
+        let run = ptr.page.0..ptr.page.0.saturating_add(pages);
+        // Only a corrupt pointer makes a run overlap a tree page this transaction wrote.
+        if let Some(id) = run
+            .clone()
+            .find(|id| self.dirty.contains_key(id) || self.spilled.contains_key(id))
+        {
+            return Err(Error::corruption(
+                PageId(id),
+                "overflow run overlaps a page this transaction wrote",
+            ));
+        }
+        for id in run {
             self.alloc.free(PageId(id), volatile)?;
         }
         Ok(())
