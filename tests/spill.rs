@@ -6,7 +6,7 @@
 
 mod common;
 
-use bough::Mode;
+use bough::{Mode, Table};
 use common::{Options, Rng, TestDb, read_all, test_mode, write};
 use std::collections::BTreeMap;
 
@@ -17,6 +17,20 @@ fn entry(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
     let len = 100 + rng.index(100);
     let value: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
     (key, value)
+}
+
+/// Inserts `count` random entries into `table`, recording them in `model`.
+fn insert_random(
+    table: &mut Table<'_>,
+    rng: &mut Rng,
+    count: usize,
+    model: &mut BTreeMap<Vec<u8>, Vec<u8>>,
+) {
+    for _ in 0..count {
+        let (key, value) = entry(rng);
+        table.insert(&key, &value).unwrap();
+        model.insert(key, value);
+    }
 }
 
 fn as_entries(model: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -106,21 +120,18 @@ fn an_aborted_transaction_that_spilled_leaves_no_trace() {
     let mut rng = Rng::new(3);
     let mut model = BTreeMap::new();
     write(db.db(), |tx| {
-        let mut table = tx.open_table("t").unwrap();
-        for _ in 0..2_000 {
-            let (key, value) = entry(&mut rng);
-            table.insert(&key, &value).unwrap();
-            model.insert(key, value);
-        }
+        insert_random(
+            &mut tx.open_table("t").unwrap(),
+            &mut rng,
+            2_000,
+            &mut model,
+        )
     });
     let before = db.db().stats().unwrap();
     {
         let mut tx = db.db().begin_write().unwrap();
         let mut table = tx.open_table("t").unwrap();
-        for _ in 0..20_000 {
-            let (key, value) = entry(&mut rng);
-            table.insert(&key, &value).unwrap();
-        }
+        insert_random(&mut table, &mut rng, 20_000, &mut BTreeMap::new());
         for key in model.keys().step_by(2) {
             table.remove(key).unwrap();
         }
@@ -134,12 +145,12 @@ fn an_aborted_transaction_that_spilled_leaves_no_trace() {
     assert_eq!(after_abort.free_pages, before.free_pages);
     assert_eq!(after_abort.leaf_pages, before.leaf_pages);
     write(db.db(), |tx| {
-        let mut table = tx.open_table("t").unwrap();
-        for _ in 0..20_000 {
-            let (key, value) = entry(&mut rng);
-            table.insert(&key, &value).unwrap();
-            model.insert(key, value);
-        }
+        insert_random(
+            &mut tx.open_table("t").unwrap(),
+            &mut rng,
+            20_000,
+            &mut model,
+        )
     });
     db.reopen();
     assert_eq!(read_all(db.db(), "t"), as_entries(&model));
@@ -152,10 +163,7 @@ fn large_values_and_table_deletion_within_a_spilling_transaction() {
     let mut model = BTreeMap::new();
     write(db.db(), |tx| {
         let mut doomed = tx.open_table("doomed").unwrap();
-        for _ in 0..3_000 {
-            let (key, value) = entry(&mut rng);
-            doomed.insert(&key, &value).unwrap();
-        }
+        insert_random(&mut doomed, &mut rng, 3_000, &mut BTreeMap::new());
         let mut kept = tx.open_table("kept").unwrap();
         for i in 0..3_000u32 {
             let (key, mut value) = entry(&mut rng);

@@ -179,9 +179,10 @@ fn share_with_sibling<S: PageStore + ?Sized>(
         }
         let at_new = if leaf_is_left { idx } else { l.len() + idx };
         cells.insert(at_new, *cell);
-        if node::cells_size(&cells) > usable * 2 - usable / 16 {
-            continue;
-        }
+        debug_assert!(
+            node::cells_size(&cells) <= usable * 2 - usable / 16,
+            "the live cells take no more than the headers said"
+        );
         let at = balanced_split(&cells, usable);
         if node::cells_size(&cells[..at]) > usable || node::cells_size(&cells[at..]) > usable {
             // Large cells: no split point leaves both pages within bounds.

@@ -224,13 +224,15 @@ impl<'a> CowPager<'a> {
             if ids.is_empty() {
                 return Ok(());
             }
-            for &id in &ids {
-                let crc = self.seal_for_spill(id)?;
-                self.spilled.insert(id, crc);
-            }
+            let crcs = ids
+                .iter()
+                .map(|&id| self.seal_for_spill(id))
+                .collect::<Result<Vec<u32>>>()?;
             self.write_pages(&ids)?;
-            for id in &ids {
-                self.dirty.remove(id);
+            // Only once written: a failed write leaves every page in memory.
+            for (id, crc) in ids.into_iter().zip(crcs) {
+                self.dirty.remove(&id);
+                self.spilled.insert(id, crc);
             }
             if !self.storage.map_follows_writes() {
                 self.remap()?;
