@@ -5,8 +5,8 @@
 use super::insert::{balanced_split, dirty_path_by};
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::{Error, Result};
+use crate::format::PageKind;
 use crate::format::node::{self, LeafValue, NewCell};
-use crate::format::{HEADER_SIZE, PageKind};
 use crate::ids::{PageId, Ptr};
 use crate::pager::{PageSource, PageStore};
 
@@ -62,7 +62,7 @@ pub(crate) fn remove<S: PageStore + ?Sized>(
             store.free_overflow(ptr, len)?;
         }
     }
-    node::remove(store.page_mut(leaf), idx);
+    node::remove(store.page_mut(leaf), leaf, idx)?;
     rebalance(store, path, leaf)?;
     collapse_root(store, dirty_ptr(root_id))
 }
@@ -76,7 +76,7 @@ fn rebalance<S: PageStore + ?Sized>(
     let mut current = leaf;
     while let Some(parent) = path.pop() {
         let node = node_at(store, dirty_ptr(current))?;
-        if node.len() > 0 && node.used_bytes()? - HEADER_SIZE >= usable / 3 {
+        if node.len() > 0 && node::occupied(store.page(dirty_ptr(current))?) >= usable / 3 {
             return Ok(());
         }
         let parent_node = node_at(store, dirty_ptr(parent.page))?;
@@ -158,7 +158,7 @@ fn join_siblings<S: PageStore + ?Sized>(
     if node::cells_size(&cells) <= usable {
         node::rebuild(store.page_mut(left), kind, &cells);
         store.free(right)?;
-        node::remove(store.page_mut(parent), right_idx);
+        node::remove(store.page_mut(parent), parent, right_idx)?;
         return Ok(());
     }
     let at = balanced_split(&cells, usable);
@@ -185,8 +185,8 @@ fn join_siblings<S: PageStore + ?Sized>(
     node::rebuild(store.page_mut(left), kind, &cells[..at]);
     node::rebuild(store.page_mut(right), kind, &right_part);
     let parent_page = store.page_mut(parent);
-    node::remove(parent_page, right_idx);
-    let fitted = node::try_insert(parent_page, parent, right_idx, &new_cell)?;
+    node::remove(parent_page, parent, right_idx)?;
+    let fitted = node::try_insert(parent_page, right_idx, &new_cell);
     debug_assert!(fitted, "fits_after_replace promised room");
     Ok(())
 }

@@ -85,7 +85,7 @@ pub(crate) fn insert<S: PageStore + ?Sized>(
     };
     let Some(root) = root else {
         let leaf = store.allocate(PageKind::Leaf)?;
-        node::try_insert(store.page_mut(leaf), leaf, 0, &cell)?;
+        node::try_insert(store.page_mut(leaf), 0, &cell);
         return Ok((dirty_ptr(leaf), false));
     };
     let (root_id, path, leaf, rightmost) = dirty_path(store, root, key)?;
@@ -102,9 +102,9 @@ pub(crate) fn insert<S: PageStore + ?Sized>(
         }
     };
     if existed {
-        node::remove(store.page_mut(leaf), idx);
+        node::remove(store.page_mut(leaf), leaf, idx)?;
     }
-    if node::try_insert(store.page_mut(leaf), leaf, idx, &cell)? {
+    if node::try_insert(store.page_mut(leaf), idx, &cell) {
         return Ok((dirty_ptr(root_id), existed));
     }
     if let Some(parent) = path.last()
@@ -144,8 +144,8 @@ fn share_with_sibling<S: PageStore + ?Sized>(
         if !store.is_dirty(sibling.page) {
             continue;
         }
-        // From the headers alone: skip without copying anything when the two pages are
-        // surely too full (garbage of removed cells may make this skip a possible share).
+        // From the headers alone (pages hold no garbage): skip without copying anything when
+        // the two pages are too full.
         let occupied = node::occupied(store.page(dirty_ptr(leaf))?)
             + node::occupied(store.page(dirty_ptr(sibling.page))?);
         if occupied + cell.len() + node::SLOT > usable * 2 - usable / 16 {
@@ -203,8 +203,8 @@ fn share_with_sibling<S: PageStore + ?Sized>(
         node::rebuild(store.page_mut(left), PageKind::Leaf, &cells[..at]);
         node::rebuild(store.page_mut(right), PageKind::Leaf, &cells[at..]);
         let parent_page = store.page_mut(parent.page);
-        node::remove(parent_page, right_slot);
-        let fitted = node::try_insert(parent_page, parent.page, right_slot, &new_separator)?;
+        node::remove(parent_page, parent.page, right_slot)?;
+        let fitted = node::try_insert(parent_page, right_slot, &new_separator);
         debug_assert!(fitted, "the parent had room for the new separator");
         return Ok(true);
     }
@@ -237,12 +237,7 @@ fn split_upwards<S: PageStore + ?Sized>(
             node::rebuild(store.page_mut(root), PageKind::Branch, &[first, carry]);
             return Ok(Some(root));
         };
-        if node::try_insert(
-            store.page_mut(parent.page),
-            parent.page,
-            parent.idx + 1,
-            &carry,
-        )? {
+        if node::try_insert(store.page_mut(parent.page), parent.idx + 1, &carry) {
             return Ok(None);
         }
         let (next_separator, next_right) =

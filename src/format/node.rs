@@ -292,7 +292,8 @@ impl<'a> Node<'a> {
     }
 
     /// Header, slots and live cells, in bytes.
-    pub(crate) fn used_bytes(&self) -> Result<usize> {
+    #[cfg(test)]
+    fn used_bytes(&self) -> Result<usize> {
         let mut used = HEADER_SIZE + SLOT * self.count;
         for i in 0..self.count {
             used += self.cell(i)?.len();
@@ -325,26 +326,15 @@ pub(crate) fn init(page: &mut [u8], kind: PageKind) {
     header.upper = len.into();
 }
 
-/// Inserts `cell` at slot `idx`, compacting the page if its free space is fragmented.
-/// Returns `false` (page unchanged) if it does not fit.
-pub(crate) fn try_insert(page: &mut [u8], id: PageId, idx: usize, cell: &NewCell) -> Result<bool> {
+/// Inserts `cell` at slot `idx`. Returns `false` (page unchanged) if it does not fit. Pages
+/// hold no garbage (see `remove`), so the gap between slots and cells is all the free space.
+pub(crate) fn try_insert(page: &mut [u8], idx: usize, cell: &NewCell) -> bool {
     let need = cell.len() + SLOT;
     let (count, lower, upper) = bounds(page);
-    if upper - lower < need {
-        let used = Node::parse(page, id)?.used_bytes()?;
-        let Some(free) = page.len().checked_sub(used) else {
-            return Err(Error::corruption(
-                id,
-                "cells overlap: more bytes used than the page holds",
-            ));
-        };
-        if free < need {
-            return Ok(false);
-        }
-        compact(page, id)?;
+    if upper.saturating_sub(lower) < need {
+        return false;
     }
-    let (_, lower, upper) = bounds(page);
-    debug_assert!(upper - lower >= need && idx <= count);
+    debug_assert!(idx <= count);
     let at = upper - cell.len();
     cell.write(&mut page[at..upper]);
     let slots = HEADER_SIZE + SLOT * idx;
@@ -354,18 +344,30 @@ pub(crate) fn try_insert(page: &mut [u8], id: PageId, idx: usize, cell: &NewCell
     header.count = ((count + 1) as u16).into();
     header.lower = ((lower + SLOT) as u32).into();
     header.upper = (at as u32).into();
-    Ok(true)
+    true
 }
 
-/// Removes slot `idx`; its cell bytes become garbage reclaimed by the next compaction.
-pub(crate) fn remove(page: &mut [u8], idx: usize) {
-    let (count, lower, _) = bounds(page);
-    debug_assert!(idx < count);
+/// Removes cell `idx` and its slot, sliding the cells stored below it up over its bytes, so
+/// a page never holds garbage and its header alone tells how full it is.
+pub(crate) fn remove(page: &mut [u8], id: PageId, idx: usize) -> Result<()> {
+    let node = Node::parse(page, id)?;
+    let cell = node.cell(idx)?;
+    let (offset, len) = (cell.as_ptr() as usize - page.as_ptr() as usize, cell.len());
+    let (count, lower, upper) = (node.count, HEADER_SIZE + SLOT * node.count, node.upper);
+    page.copy_within(upper..offset, upper + len);
     let slots = HEADER_SIZE + SLOT * idx;
     page.copy_within(slots + SLOT..lower, slots);
+    for slot in page[HEADER_SIZE..lower - SLOT].chunks_exact_mut(SLOT) {
+        let at = u16::from_le_bytes([slot[0], slot[1]]) as usize;
+        if at < offset {
+            slot.copy_from_slice(&((at + len) as u16).to_le_bytes());
+        }
+    }
     let header = PageHeader::of_mut(page);
     header.count = ((count - 1) as u16).into();
     header.lower = ((lower - SLOT) as u32).into();
+    header.upper = ((upper + len) as u32).into();
+    Ok(())
 }
 
 /// Points branch cell `idx` at `child` (same size, rewritten in place).
@@ -398,21 +400,6 @@ pub(crate) fn rebuild(page: &mut [u8], kind: PageKind, cells: &[NewCell]) {
     header.count = (cells.len() as u16).into();
     header.lower = (lower as u32).into();
     header.upper = (upper as u32).into();
-}
-
-fn compact(page: &mut [u8], id: PageId) -> Result<()> {
-    let copy = page.to_vec();
-    let node = Node::parse(&copy, id)?;
-    let kind = if node.is_branch() {
-        PageKind::Branch
-    } else {
-        PageKind::Leaf
-    };
-    let cells = (0..node.len())
-        .map(|i| node.cell(i).map(NewCell::Raw))
-        .collect::<Result<Vec<_>>>()?;
-    rebuild(page, kind, &cells);
-    Ok(())
 }
 
 fn bounds(page: &[u8]) -> (usize, usize, usize) {
@@ -449,13 +436,12 @@ pub(crate) fn fits_after_replace(
     idx: usize,
     new_len: usize,
 ) -> Result<bool> {
-    let node = Node::parse(page, id)?;
-    let used = node.used_bytes()? - node.cell(idx)?.len() + new_len;
-    Ok(used <= page.len())
+    let old_len = Node::parse(page, id)?.cell(idx)?.len();
+    Ok(occupied(page) - old_len + new_len <= usable(page.len()))
 }
 
-/// Bytes taken by slots and the cell area, garbage of removed cells included: at least the
-/// `cells_size` of the live cells, read from the header alone.
+/// Bytes taken by slots and cells (the `cells_size` of the live cells), read from the header
+/// alone: pages hold no garbage (see `remove`).
 pub(crate) fn occupied(page: &[u8]) -> usize {
     let (_, lower, upper) = bounds(page);
     (lower.saturating_sub(HEADER_SIZE) + page.len().saturating_sub(upper)).min(page.len())
@@ -508,20 +494,55 @@ mod tests {
                 key: &k[..],
                 value: &value,
             };
-            assert!(try_insert(&mut page, id, idx, &cell).unwrap());
+            assert!(try_insert(&mut page, idx, &cell));
         }
         let node = Node::parse(&page, id).unwrap();
         let keys: Vec<_> = (0..node.len()).map(|i| node.key(i).unwrap()).collect();
         assert_eq!(keys, vec![b"a", b"b", b"c", b"d"]);
         assert!(matches!(node.value(2).unwrap(), LeafValue::Inline(v) if v == [3, 3, 3]));
-        remove(&mut page, 1);
+        remove(&mut page, id, 1).unwrap();
         let node = Node::parse(&page, id).unwrap();
         assert_eq!(node.search(b"b").unwrap(), Err(1));
         assert_eq!(node.search(b"c").unwrap(), Ok(1));
     }
 
     #[test]
-    fn compacts_fragmented_space_before_refusing() {
+    fn remove_reclaims_the_cell_bytes_and_keeps_the_others_whole() {
+        let mut page = leaf();
+        let id = PageId(0);
+        // Inserted out of key order, so cell bytes and slots are in different orders.
+        let entries: Vec<(u8, Vec<u8>)> = [3u8, 0, 4, 1, 2]
+            .iter()
+            .map(|&k| (k, vec![k; 100 + 150 * k as usize]))
+            .collect();
+        for (k, value) in &entries {
+            let node = Node::parse(&page, id).unwrap();
+            let idx = node.search(&[*k]).unwrap().unwrap_err();
+            let key = [*k];
+            assert!(try_insert(
+                &mut page,
+                idx,
+                &NewCell::Leaf { key: &key, value }
+            ));
+        }
+        let mut live: Vec<u8> = vec![0, 1, 2, 3, 4];
+        for gone in [2u8, 0, 4, 1, 3] {
+            let idx = live.iter().position(|&k| k == gone).unwrap();
+            remove(&mut page, id, idx).unwrap();
+            live.remove(idx);
+            let node = Node::parse(&page, id).unwrap();
+            assert_eq!(occupied(&page) + HEADER_SIZE, node.used_bytes().unwrap());
+            for (i, &k) in live.iter().enumerate() {
+                assert_eq!(node.key(i).unwrap(), [k]);
+                let expect = vec![k; 100 + 150 * k as usize];
+                assert!(matches!(node.value(i).unwrap(), LeafValue::Inline(v) if v == expect));
+            }
+        }
+        assert_eq!(occupied(&page), 0);
+    }
+
+    #[test]
+    fn space_of_a_removed_cell_takes_a_new_one() {
         let mut page = leaf();
         let id = PageId(0);
         let value = vec![7u8; 1200];
@@ -531,16 +552,16 @@ mod tests {
                 key: &key,
                 value: &value,
             };
-            assert!(try_insert(&mut page, id, i as usize, &cell).unwrap());
+            assert!(try_insert(&mut page, i as usize, &cell));
         }
         let key = [9u8];
         let big = NewCell::Leaf {
             key: &key,
             value: &value,
         };
-        assert!(!try_insert(&mut page, id, 3, &big).unwrap());
-        remove(&mut page, 0);
-        assert!(try_insert(&mut page, id, 2, &big).unwrap());
+        assert!(!try_insert(&mut page, 3, &big));
+        remove(&mut page, id, 0).unwrap();
+        assert!(try_insert(&mut page, 2, &big));
         assert_eq!(Node::parse(&page, id).unwrap().len(), 3);
     }
 
@@ -551,7 +572,14 @@ mod tests {
             key: b"k",
             value: b"v",
         };
-        assert!(try_insert(&mut page, PageId(5), 0, &cell).unwrap());
+        assert!(try_insert(&mut page, 0, &cell));
+        let mut corrupt = page.clone();
+        corrupt[HEADER_SIZE] = 0xff;
+        corrupt[HEADER_SIZE + 1] = 0xff;
+        assert!(matches!(
+            remove(&mut corrupt, PageId(5), 0),
+            Err(Error::Corruption { page: 5, .. })
+        ));
         page[HEADER_SIZE] = 0xff;
         page[HEADER_SIZE + 1] = 0xff;
         let node = Node::parse(&page, PageId(5)).unwrap();
@@ -571,7 +599,7 @@ mod tests {
                 page: PageId(10 + i as u64),
                 crc: 0,
             };
-            assert!(try_insert(&mut page, id, i, &NewCell::Branch { key, child }).unwrap());
+            assert!(try_insert(&mut page, i, &NewCell::Branch { key, child }));
         }
         let node = Node::parse(&page, id).unwrap();
         assert_eq!(node.child_index(b"a").unwrap(), 0);
