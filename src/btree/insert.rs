@@ -1,5 +1,6 @@
 //! Insert and overwrite, splitting full pages bottom-up (DESIGN.md, "Splits and merges").
 
+use super::share::share_with_sibling;
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::Result;
 use crate::format::PageKind;
@@ -114,101 +115,6 @@ pub(crate) fn insert<S: PageStore + ?Sized>(
     }
     let new_root = split_upwards(store, path, leaf, idx, cell, rightmost)?;
     Ok((dirty_ptr(new_root.unwrap_or(root_id)), existed))
-}
-
-/// Before splitting a full leaf, shares its cells (and `cell`, to go at `idx`) with a
-/// neighbour this transaction has already made dirty, if the two hold everything with a
-/// sixteenth to spare: pages of large loads end fuller than the halves a split leaves, and no
-/// extra page is copied, so small commits are unaffected (DESIGN.md, "Splits and merges").
-fn share_with_sibling<S: PageStore + ?Sized>(
-    store: &mut S,
-    parent: &Step,
-    leaf: PageId,
-    idx: usize,
-    cell: &NewCell,
-) -> Result<bool> {
-    let usable = node::usable(store.page_size());
-    let neighbours = [parent.idx.checked_sub(1), parent.idx.checked_add(1)];
-    for sibling_idx in neighbours.into_iter().flatten() {
-        let (sibling, separator_len) = {
-            let parent_node = node_at(store, dirty_ptr(parent.page))?;
-            if sibling_idx >= parent_node.len() {
-                continue;
-            }
-            let slot = sibling_idx.max(parent.idx);
-            (
-                parent_node.child(sibling_idx)?,
-                parent_node.cell(slot)?.len(),
-            )
-        };
-        if !store.is_dirty(sibling.page) {
-            continue;
-        }
-        // From the headers alone (pages hold no garbage): skip without copying anything when
-        // the two pages are too full.
-        let occupied = node::occupied(store.page(dirty_ptr(leaf))?)
-            + node::occupied(store.page(dirty_ptr(sibling.page))?);
-        if occupied + cell.len() + node::SLOT > usable * 2 - usable / 16 {
-            continue;
-        }
-        // Dirty already, so this copies nothing (a page written early comes back to memory).
-        let sibling = Ptr {
-            page: store.make_dirty(sibling)?,
-            ..sibling
-        };
-        let leaf_is_left = sibling_idx > parent.idx;
-        let (left, right) = if leaf_is_left {
-            (leaf, sibling.page)
-        } else {
-            (sibling.page, leaf)
-        };
-        let right_slot = sibling_idx.max(parent.idx);
-        // Copies of the two pages; the cells are slices of them (no allocation per cell).
-        let left_copy = store.page(dirty_ptr(left))?.to_vec();
-        let right_copy = store.page(dirty_ptr(right))?.to_vec();
-        let l = node::Node::parse(&left_copy, left)?;
-        let r = node::Node::parse(&right_copy, right)?;
-        if l.is_branch() || r.is_branch() {
-            return Ok(false);
-        }
-        let mut cells: Vec<NewCell> = Vec::with_capacity(l.len() + r.len() + 1);
-        for (n, count) in [(&l, l.len()), (&r, r.len())] {
-            for i in 0..count {
-                cells.push(NewCell::Raw(n.cell(i)?));
-            }
-        }
-        let at_new = if leaf_is_left { idx } else { l.len() + idx };
-        cells.insert(at_new, *cell);
-        debug_assert!(
-            node::cells_size(&cells) <= usable * 2 - usable / 16,
-            "the live cells take no more than the headers said"
-        );
-        let at = balanced_split(&cells, usable);
-        if node::cells_size(&cells[..at]) > usable || node::cells_size(&cells[at..]) > usable {
-            // Large cells: no split point leaves both pages within bounds.
-            continue;
-        }
-        let separator = cells[at].key(false).to_vec();
-        let new_separator = NewCell::Branch {
-            key: &separator,
-            child: dirty_ptr(right),
-        };
-        let parent_page = store.page(dirty_ptr(parent.page))?;
-        let grows = new_separator.len().saturating_sub(separator_len);
-        if grows > 0
-            && !node::fits_after_replace(parent_page, parent.page, right_slot, new_separator.len())?
-        {
-            continue;
-        }
-        node::rebuild(store.page_mut(left), PageKind::Leaf, &cells[..at]);
-        node::rebuild(store.page_mut(right), PageKind::Leaf, &cells[at..]);
-        let parent_page = store.page_mut(parent.page);
-        node::remove(parent_page, parent.page, right_slot)?;
-        let fitted = node::try_insert(parent_page, right_slot, &new_separator);
-        debug_assert!(fitted, "the parent had room for the new separator");
-        return Ok(true);
-    }
-    Ok(false)
 }
 
 /// Splits `page` to make room for `cell` at `idx`, pushing separators up the path; returns

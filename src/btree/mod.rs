@@ -5,6 +5,7 @@ mod check;
 mod cursor;
 mod delete;
 mod insert;
+mod share;
 mod walk;
 
 pub(crate) use check::{PageMarks, TreeSummary, check_tree};

@@ -1,0 +1,204 @@
+//! Sharing a full leaf's cells with a neighbour instead of splitting it (DESIGN.md, "Splits
+//! and merges"). Only the cells that cross over are moved, in place: the two pages are never
+//! rebuilt, so a share costs a few cell copies rather than two page rewrites.
+
+use super::dirty_ptr;
+use super::insert::Step;
+use crate::error::{Error, Result};
+use crate::format::node::{self, NewCell, Node};
+use crate::ids::{PageId, Ptr};
+use crate::pager::PageStore;
+
+/// Before splitting the full `leaf`, moves cells across to a neighbour this transaction has
+/// already made dirty so that `cell` (to go at `idx`) fits, if the two hold everything with a
+/// sixteenth of a page to spare. The boundary moves to where the two pages hold about equal
+/// bytes. Returns whether the cell went in; `false` leaves every page unchanged.
+pub(super) fn share_with_sibling<S: PageStore + ?Sized>(
+    store: &mut S,
+    parent: &Step,
+    leaf: PageId,
+    idx: usize,
+    cell: &NewCell,
+) -> Result<bool> {
+    let usable = node::usable(store.page_size());
+    let neighbours = [parent.idx.checked_sub(1), parent.idx.checked_add(1)];
+    for sibling_idx in neighbours.into_iter().flatten() {
+        let sibling = {
+            let parent_node = Node::parse(store.page(dirty_ptr(parent.page))?, parent.page)?;
+            if sibling_idx >= parent_node.len() {
+                continue;
+            }
+            parent_node.child(sibling_idx)?
+        };
+        if !store.is_dirty(sibling.page) {
+            continue;
+        }
+        // Pages hold no garbage, so the headers alone say whether everything fits.
+        let leaf_bytes = node::occupied(store.page(dirty_ptr(leaf))?);
+        let sibling_bytes = node::occupied(store.page(dirty_ptr(sibling.page))?);
+        let total = leaf_bytes + sibling_bytes + cell.len() + node::SLOT;
+        if total > usable * 2 - usable / 16 {
+            continue;
+        }
+        // Dirty already, so this copies nothing (a page written early comes back to memory).
+        let sibling = Ptr {
+            page: store.make_dirty(sibling)?,
+            ..sibling
+        };
+        if share(
+            store,
+            parent,
+            leaf,
+            idx,
+            cell,
+            sibling.page,
+            sibling_idx,
+            total,
+        )? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The cells that cross from the leaf to its sibling, chosen before anything changes.
+struct Plan {
+    /// Positions in the leaf-with-the-new-cell sequence that move (a contiguous run at the
+    /// end facing the sibling), in key order.
+    moved: std::ops::Range<usize>,
+    /// The right page's first key after the move: the new separator.
+    separator: Vec<u8>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn share<S: PageStore + ?Sized>(
+    store: &mut S,
+    parent: &Step,
+    leaf: PageId,
+    idx: usize,
+    cell: &NewCell,
+    sibling: PageId,
+    sibling_idx: usize,
+    total: usize,
+) -> Result<bool> {
+    let usable = node::usable(store.page_size());
+    let sibling_is_right = sibling_idx > parent.idx;
+    let right_slot = sibling_idx.max(parent.idx);
+    let sibling_bytes = node::occupied(store.page(dirty_ptr(sibling))?);
+    let (plan, moved_cells) = {
+        let l = Node::parse(store.page(dirty_ptr(leaf))?, leaf)?;
+        if Node::parse(store.page(dirty_ptr(sibling))?, sibling)?.is_branch() || l.is_branch() {
+            return Ok(false);
+        }
+        // Position `j` of the leaf as it would be with the new cell at `idx`.
+        let at = |j: usize| -> Result<NewCell> {
+            Ok(match j.cmp(&idx) {
+                std::cmp::Ordering::Less => NewCell::Raw(l.cell(j)?),
+                std::cmp::Ordering::Equal => *cell,
+                std::cmp::Ordering::Greater => NewCell::Raw(l.cell(j - 1)?),
+            })
+        };
+        let count = l.len() + 1;
+        // Walk inwards from the edge facing the sibling while the sibling stays within half.
+        let mut received = sibling_bytes;
+        let mut moving = 0;
+        while moving + 1 < count {
+            let j = if sibling_is_right {
+                count - 1 - moving
+            } else {
+                moving
+            };
+            let size = at(j)?.len() + node::SLOT;
+            if received + size > total / 2 && moving > 0 {
+                break;
+            }
+            received += size;
+            moving += 1;
+        }
+        if received > usable || total - received > usable {
+            // Large cells: no boundary leaves both pages within bounds.
+            return Ok(false);
+        }
+        let moved = if sibling_is_right {
+            count - moving..count
+        } else {
+            0..moving
+        };
+        let first_of_right = if sibling_is_right {
+            moved.start
+        } else {
+            moved.end
+        };
+        let separator = at(first_of_right)?.key(false).to_vec();
+        let mut cells = Vec::with_capacity(moved.len());
+        for j in moved.clone() {
+            if j != idx {
+                cells.push(l.cell(if j < idx { j } else { j - 1 })?.to_vec());
+            }
+        }
+        (Plan { moved, separator }, cells)
+    };
+    let new_separator = NewCell::Branch {
+        key: &plan.separator,
+        child: dirty_ptr(if sibling_is_right { sibling } else { leaf }),
+    };
+    if !node::fits_after_replace(
+        store.page(dirty_ptr(parent.page))?,
+        parent.page,
+        right_slot,
+        new_separator.len(),
+    )? {
+        return Ok(false);
+    }
+
+    // Nothing has changed so far; from here every step is sure to fit.
+    let moved = plan.moved.len();
+    let new_cell_moves = plan.moved.contains(&idx);
+    // Into the sibling, at its edge facing the leaf, in key order.
+    let base = if sibling_is_right {
+        0
+    } else {
+        Node::parse(store.page(dirty_ptr(sibling))?, sibling)?.len()
+    };
+    let mut raw = moved_cells.iter();
+    for (offset, j) in plan.moved.clone().enumerate() {
+        let bytes;
+        let to_insert = if j == idx {
+            cell
+        } else {
+            bytes = NewCell::Raw(raw.next().expect("one copy per moved cell"));
+            &bytes
+        };
+        if !node::try_insert(store.page_mut(sibling), base + offset, to_insert) {
+            return Err(Error::corruption(
+                sibling,
+                "page header disagrees with its cells",
+            ));
+        }
+    }
+    // Out of the leaf: the moved cells it held.
+    let leaving = moved - usize::from(new_cell_moves);
+    let leaf_page = store.page_mut(leaf);
+    for _ in 0..leaving {
+        let at = if sibling_is_right {
+            Node::parse(leaf_page, leaf)?.len() - 1
+        } else {
+            0
+        };
+        node::remove(leaf_page, leaf, at)?;
+    }
+    if !new_cell_moves {
+        let at = if sibling_is_right { idx } else { idx - moved };
+        if !node::try_insert(leaf_page, at, cell) {
+            return Err(Error::corruption(
+                leaf,
+                "page header disagrees with its cells",
+            ));
+        }
+    }
+    let parent_page = store.page_mut(parent.page);
+    node::remove(parent_page, parent.page, right_slot)?;
+    let fitted = node::try_insert(parent_page, right_slot, &new_separator);
+    debug_assert!(fitted, "the parent had room for the new separator");
+    Ok(true)
+}
