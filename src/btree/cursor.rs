@@ -29,6 +29,9 @@ impl<'a> Cursor<'a> {
                 return Err(too_deep(node.id()));
             }
             let child = node_at(src, node.child(idx)?)?;
+            if !child.is_branch() {
+                child.prefetch();
+            }
             let start = if last {
                 child.len().saturating_sub(1)
             } else {
@@ -101,6 +104,8 @@ impl<'a> Cursor<'a> {
                 (Bound::Included(key), false) => node.search(key)?.map_or_else(|i| i, |i| i + 1),
                 (Bound::Excluded(key), false) => node.search(key)?.unwrap_or_else(|i| i),
             };
+            // The entries are read next, one cell after another.
+            node.prefetch();
             return Ok(if forward {
                 cursor.stack.push((node, pos));
                 if pos < node.len() || cursor.step(src, true)? {

@@ -178,6 +178,11 @@ impl<'a> Node<'a> {
         self.id
     }
 
+    /// Starts loading the whole page into the CPU caches (see `io::prefetch`).
+    pub(crate) fn prefetch(&self) {
+        crate::io::prefetch(self.page);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.count
     }
