@@ -105,7 +105,7 @@ fn dirty_child<S: PageStore + ?Sized>(
     child: Ptr,
 ) -> Result<PageId> {
     let id = store.make_dirty(child)?;
-    if id != child.page {
+    if id != child.page || child.crc != 0 {
         node::set_child(store.page_mut(parent), parent, idx, dirty_ptr(id))?;
     }
     Ok(id)

@@ -50,7 +50,9 @@ pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
         let child = node.child(idx)?;
         let last = idx + 1 == node.len();
         let child_id = store.make_dirty(child)?;
-        if child_id != child.page {
+        // A pointer to a page of this transaction carries checksum 0 until sealing (see
+        // `walk::seal_tree`), also when the page keeps its id (log mode, a spilled page).
+        if child_id != child.page || child.crc != 0 {
             node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
         }
         path.push(Step {

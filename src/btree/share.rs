@@ -45,6 +45,15 @@ pub(super) fn share_with_sibling<S: PageStore + ?Sized>(
             page: store.make_dirty(sibling)?,
             ..sibling
         };
+        if sibling.crc != 0 {
+            // Spilled and now back in memory: it is sealed again at commit.
+            node::set_child(
+                store.page_mut(parent.page),
+                parent.page,
+                sibling_idx,
+                dirty_ptr(sibling.page),
+            )?;
+        }
         if share(
             store,
             parent,

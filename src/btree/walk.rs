@@ -8,7 +8,10 @@ use crate::pager::PageStore;
 
 /// Computes the checksums of every page this transaction wrote in the tree, children before
 /// parents, storing each child's checksum in the branch cell that points to it. Returns the
-/// root pointer with its final checksum. Visits only dirty pages.
+/// root pointer with its final checksum. Visits only dirty pages: a branch cell pointing at a
+/// page of this transaction carries checksum 0 (every path that makes a child dirty writes
+/// it so), so cells with any other checksum are skipped without a lookup. The commit then
+/// checks that every dirty page was sealed (`PageStore::unsealed_page`).
 pub(crate) fn seal_tree<S: PageStore + ?Sized>(
     store: &mut S,
     root: Option<Ptr>,
@@ -29,17 +32,20 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
     if let Some(crc) = store.sealed_crc(id) {
         return Ok(crc);
     }
-    let children: Vec<Ptr> = {
+    let children: Vec<(usize, Ptr)> = {
         let node = node_at(store, dirty_ptr(id))?;
+        let mut dirty = Vec::new();
         if node.is_branch() {
-            (0..node.len())
-                .map(|i| node.child(i))
-                .collect::<Result<_>>()?
-        } else {
-            Vec::new()
+            for i in 0..node.len() {
+                let child = node.child(i)?;
+                if child.crc == 0 {
+                    dirty.push((i, child));
+                }
+            }
         }
+        dirty
     };
-    for (i, child) in children.into_iter().enumerate() {
+    for (i, child) in children {
         if store.is_dirty(child.page) {
             let crc = seal_page(store, child.page, depth + 1)?;
             node::set_child(

@@ -69,20 +69,28 @@ pub(crate) fn pack<'a>(
     pages
 }
 
-/// How many pages [`pack`] fills with records of these id counts, without building them.
+/// How many pages [`pack`] fills with records of these id counts, without building them, in
+/// time linear in the number of records (not of ids).
 pub(crate) fn pages_for(counts: impl IntoIterator<Item = usize>, page_size: usize) -> usize {
     let capacity = body_capacity(page_size);
+    let per_page = (capacity - RECORD_HEADER) / 8;
     let (mut pages, mut used) = (0, capacity);
     for count in counts {
-        let mut rest = count;
-        while rest > 0 {
-            if used + RECORD_HEADER + 8 > capacity {
-                pages += 1;
-                used = 0;
-            }
-            let fits = ((capacity - used - RECORD_HEADER) / 8).min(rest);
-            used += RECORD_HEADER + 8 * fits;
-            rest -= fits;
+        if count == 0 {
+            continue;
+        }
+        if used + RECORD_HEADER + 8 > capacity {
+            pages += 1;
+            used = 0;
+        }
+        let fits = ((capacity - used - RECORD_HEADER) / 8).min(count);
+        used += RECORD_HEADER + 8 * fits;
+        let rest = count - fits;
+        if rest > 0 {
+            // The current page is full: the rest fills whole pages and part of one more.
+            pages += rest.div_ceil(per_page);
+            let last = rest - (rest - 1) / per_page * per_page;
+            used = RECORD_HEADER + 8 * last;
         }
     }
     pages
@@ -179,6 +187,26 @@ mod tests {
         for n in [0, 1, 500, 502, 503, 1006, 5000] {
             let one = vec![(RecordKind::Freed, 1, (0..n as u64).collect::<Vec<_>>())];
             assert_eq!(pages_for([n], 4096), pack(&one, 4096).len(), "{n} ids");
+        }
+        // Mixed record sizes, some ending exactly at a page boundary, at two page sizes.
+        let mut x = 1u64;
+        for page_size in [512, 4096] {
+            for _ in 0..300 {
+                let records: Vec<_> = (0..1 + x % 6)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        let n = [0, 1, 59, 60, 61, 119, 503, 504, 1007][(x >> 33) as usize % 9]
+                            + (x >> 50) as usize % 3;
+                        (RecordKind::Freed, 1, vec![7u64; n])
+                    })
+                    .collect();
+                assert_eq!(
+                    pages_for(records.iter().map(|r| r.2.len()), page_size),
+                    pack(&records, page_size).len(),
+                    "{:?} at {page_size}",
+                    records.iter().map(|r| r.2.len()).collect::<Vec<_>>()
+                );
+            }
         }
         let mut decoded = Vec::new();
         for pieces in &pages {

@@ -9,8 +9,8 @@ use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow};
-use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
+use crate::ids::{PageMap, PageSet};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub(crate) struct CowPager<'a> {
     alloc: Allocator,
     /// Pages this transaction wrote, held in memory.
     dirty: PageMap<Box<[u8]>>,
+    /// Dirty pages sealed for the commit.
+    sealed: PageSet,
     /// Pages this transaction wrote, sealed and already in the file (spilled to stay within
     /// the memory budget), with their checksums. None of their children is in `dirty`
     /// (DESIGN.md, "Spilling dirty pages").
@@ -79,6 +81,7 @@ impl<'a> CowPager<'a> {
                 start.freelist,
             ),
             dirty: PageMap::default(),
+            sealed: PageSet::default(),
             spilled: PageMap::default(),
             budget_pages: (start.dirty_budget / start.page_size).max(1),
             grew: start.length_unsynced,
@@ -434,6 +437,12 @@ impl PageStore for CowPager<'_> {
     }
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
+        self.sealed.insert(id.0);
         Ok(dirty::seal(self.page_mut(id)))
+    }
+
+    fn unsealed_page(&self) -> Option<PageId> {
+        let unsealed = self.dirty.keys().find(|id| !self.sealed.contains(id));
+        unsealed.map(|&id| PageId(id))
     }
 }

@@ -54,6 +54,9 @@ pub(crate) trait PageStore: PageSource {
     fn sealed_crc(&self, _id: PageId) -> Option<u32> {
         None
     }
+    /// A page of this transaction still in memory that no `seal` reached, if any: sealing
+    /// walks the trees, so such a page is one no tree reaches (checked before commit).
+    fn unsealed_page(&self) -> Option<PageId>;
     /// Called between tree operations, when no page is half-changed: the store may write
     /// dirty pages early to keep its memory within budget.
     fn end_operation(&mut self) -> Result<()> {

@@ -150,6 +150,13 @@ fn prepare(
         catalog = Some(btree::insert(store, catalog, name.as_bytes(), &record.encode())?.0);
     }
     let catalog = btree::seal_tree(store, catalog)?;
+    if let Some(page) = store.unsealed_page() {
+        return Err(Error::corruption(
+            page,
+            "a page this transaction changed is reached by no tree (corrupt tree, or a bug)",
+        )
+        .into());
+    }
     let freelist = pager.save_freelist()?;
     Ok(Meta {
         page_size: shared.page_size as u32,

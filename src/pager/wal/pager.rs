@@ -4,8 +4,8 @@
 use super::WalIndex;
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
-use crate::ids::PageMap;
 use crate::ids::{PageId, Ptr};
+use crate::ids::{PageMap, PageSet};
 use crate::io::Mapping;
 use crate::pager::alloc::Allocator;
 use crate::pager::dirty;
@@ -24,6 +24,8 @@ pub(crate) struct WalPager {
     txn: u64,
     alloc: Allocator,
     dirty: PageMap<Box<[u8]>>,
+    /// Dirty pages sealed for the commit.
+    sealed: PageSet,
     /// Overflow runs written by this transaction, by first page.
     runs: BTreeMap<u64, Box<[u8]>>,
 }
@@ -60,6 +62,7 @@ impl WalPager {
             verified: start.verified,
             txn: start.txn,
             dirty: PageMap::default(),
+            sealed: PageSet::default(),
             runs: BTreeMap::new(),
         }
     }
@@ -208,6 +211,12 @@ impl PageStore for WalPager {
     }
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
+        self.sealed.insert(id.0);
         Ok(dirty::seal(self.page_mut(id)))
+    }
+
+    fn unsealed_page(&self) -> Option<PageId> {
+        let unsealed = self.dirty.keys().find(|id| !self.sealed.contains(id));
+        unsealed.map(|&id| PageId(id))
     }
 }
