@@ -12,7 +12,8 @@ use crate::pager::PageStore;
 /// Before splitting the full `leaf`, moves cells across to a neighbour this transaction has
 /// already made dirty so that `cell` (to go at `idx`) fits, if the two hold everything with a
 /// sixteenth of a page to spare. The boundary moves to where the two pages hold about equal
-/// bytes. Returns whether the cell went in; `false` leaves every page unchanged.
+/// bytes. Returns whether the cell went in; `false` leaves the tree's content unchanged (a
+/// spilled neighbour may have been read back into memory).
 pub(super) fn share_with_sibling<S: PageStore + ?Sized>(
     store: &mut S,
     parent: &Step,
@@ -108,7 +109,8 @@ fn share<S: PageStore + ?Sized>(
             })
         };
         let count = l.len() + 1;
-        // Walk inwards from the edge facing the sibling while the sibling stays within half.
+        // Walk inwards from the edge facing the sibling while the sibling stays within half,
+        // and past half while the leaf would still overflow and the sibling has room.
         let mut received = sibling_bytes;
         let mut moving = 0;
         while moving + 1 < count {
@@ -118,7 +120,9 @@ fn share<S: PageStore + ?Sized>(
                 moving
             };
             let size = at(j)?.len() + node::SLOT;
-            if received + size > total / 2 && moving > 0 {
+            let past_half = received + size > total / 2;
+            let leaf_fits = total - received <= usable;
+            if moving > 0 && past_half && (leaf_fits || received + size > usable) {
                 break;
             }
             received += size;

@@ -9,9 +9,10 @@ use crate::pager::PageStore;
 /// Computes the checksums of every page this transaction wrote in the tree, children before
 /// parents, storing each child's checksum in the branch cell that points to it. Returns the
 /// root pointer with its final checksum. Visits only dirty pages: a branch cell pointing at a
-/// page of this transaction carries checksum 0 (every path that makes a child dirty writes
-/// it so), so cells with any other checksum are skipped without a lookup. The commit then
-/// checks that every dirty page was sealed (`PageStore::unsealed_page`).
+/// page of this transaction that is not sealed yet carries checksum 0 (every path that makes
+/// a child dirty, or brings a spilled one back, writes it so; a spilled child's cell holds its
+/// final checksum), so cells with any other checksum are skipped without a lookup. The commit
+/// then checks that every dirty page was sealed (`PageStore::unsealed_page`).
 pub(crate) fn seal_tree<S: PageStore + ?Sized>(
     store: &mut S,
     root: Option<Ptr>,

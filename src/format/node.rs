@@ -192,9 +192,19 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Starts loading the whole page into the CPU caches (see `io::prefetch`).
+    /// Starts loading the page into the CPU caches (see `io::prefetch`): all of a page of up
+    /// to 4 KiB; of a larger one, the header and slots and the last 4 KiB (where cells are
+    /// packed from), so as not to flood the first-level cache.
     pub(crate) fn prefetch(&self) {
-        crate::io::prefetch(self.page);
+        const MOST: usize = 4096;
+        let len = self.page.len();
+        if len <= MOST {
+            crate::io::prefetch(self.page);
+        } else {
+            let slots = (HEADER_SIZE + SLOT * self.count).min(MOST);
+            crate::io::prefetch(&self.page[..slots]);
+            crate::io::prefetch(&self.page[len - MOST..]);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -372,6 +382,9 @@ pub(crate) fn try_insert(page: &mut [u8], idx: usize, cell: &NewCell) -> bool {
 /// a page never holds garbage and its header alone tells how full it is.
 pub(crate) fn remove(page: &mut [u8], id: PageId, idx: usize) -> Result<()> {
     let node = Node::parse(page, id)?;
+    if idx >= node.count {
+        return Err(node.bad(format!("no cell {idx} to remove among {}", node.count)));
+    }
     let cell = node.cell(idx)?;
     let (offset, len) = (cell.as_ptr() as usize - page.as_ptr() as usize, cell.len());
     let (count, lower, upper) = (node.count, HEADER_SIZE + SLOT * node.count, node.upper);

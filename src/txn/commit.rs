@@ -153,7 +153,8 @@ fn prepare(
     if let Some(page) = store.unsealed_page() {
         return Err(Error::corruption(
             page,
-            "a page this transaction changed is reached by no tree (corrupt tree, or a bug)",
+            "a page this transaction changed was not sealed: no tree reaches it through a pointer \
+             marked as changed (corrupt tree, or a bug)",
         )
         .into());
     }
