@@ -10,23 +10,28 @@ use crate::format::node::{self, LeafValue, NewCell};
 use crate::ids::{PageId, Ptr};
 use crate::pager::{PageSource, PageStore};
 
-/// Where the tree holds `key`: the child taken in each branch from the root down, and the
-/// index in the leaf. `None` if it does not hold it. Reads only: nothing is copied for a key
-/// that is not there.
-fn find<S: PageSource + ?Sized>(
-    src: &S,
-    root: Ptr,
-    key: &[u8],
-) -> Result<Option<(Vec<usize>, usize)>> {
+/// The child taken in each branch from the root down to a leaf.
+struct Route {
+    taken: [usize; MAX_DEPTH],
+    len: usize,
+}
+
+/// Where the tree holds `key`: the route from the root down, and the index in the leaf.
+/// `None` if it does not hold it. Reads only: nothing is copied for a key that is not there.
+fn find<S: PageSource + ?Sized>(src: &S, root: Ptr, key: &[u8]) -> Result<Option<(Route, usize)>> {
     let mut ptr = root;
-    let mut route = Vec::new();
+    let mut route = Route {
+        taken: [0; MAX_DEPTH],
+        len: 0,
+    };
     for _ in 0..MAX_DEPTH {
         let node = node_at(src, ptr)?;
         if !node.is_branch() {
             return Ok(node.search(key)?.ok().map(|idx| (route, idx)));
         }
         let idx = node.child_index(key)?;
-        route.push(idx);
+        route.taken[route.len] = idx;
+        route.len += 1;
         ptr = node.child(idx)?;
     }
     Err(too_deep(ptr.page))
@@ -47,7 +52,7 @@ pub(crate) fn remove<S: PageStore + ?Sized>(
     };
     // The same route again, copying: the copies hold the same cells, so no key is compared.
     let (root_id, path, leaf, _) = dirty_path_by(store, root, |node, depth| {
-        route
+        route.taken[..route.len]
             .get(depth)
             .copied()
             .filter(|&idx| idx < node.len())
@@ -122,24 +127,24 @@ fn join_siblings<S: PageStore + ?Sized>(
     separator: &[u8],
 ) -> Result<()> {
     let usable = node::usable(store.page_size());
-    let (is_branch, left_cells, right_cells) = {
-        let l = node_at(store, dirty_ptr(left))?;
-        let r = node_at(store, dirty_ptr(right))?;
-        let collect = |n: &node::Node| {
-            (0..n.len())
-                .map(|i| n.cell(i).map(<[u8]>::to_vec))
-                .collect::<Result<Vec<_>>>()
-        };
-        if l.is_branch() != r.is_branch() {
-            return Err(crate::error::Error::corruption(
-                right,
-                "sibling pages of different kinds",
-            ));
-        }
-        (l.is_branch(), collect(&l)?, collect(&r)?)
-    };
-    let mut cells: Vec<NewCell> = left_cells.iter().map(|c| NewCell::Raw(c)).collect();
-    for (i, cell) in right_cells.iter().enumerate() {
+    // Copies of the two pages; the cells are slices of them (no allocation per cell).
+    let left_copy = store.page(dirty_ptr(left))?.to_vec();
+    let right_copy = store.page(dirty_ptr(right))?.to_vec();
+    let l = node::Node::parse(&left_copy, left)?;
+    let r = node::Node::parse(&right_copy, right)?;
+    if l.is_branch() != r.is_branch() {
+        return Err(crate::error::Error::corruption(
+            right,
+            "sibling pages of different kinds",
+        ));
+    }
+    let is_branch = l.is_branch();
+    let mut cells: Vec<NewCell> = Vec::with_capacity(l.len() + r.len());
+    for i in 0..l.len() {
+        cells.push(NewCell::Raw(l.cell(i)?));
+    }
+    for i in 0..r.len() {
+        let cell = r.cell(i)?;
         cells.push(if is_branch && i == 0 {
             // The right page's keyless first child takes the separator from the parent.
             NewCell::Branch {

@@ -35,7 +35,7 @@ pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
     mut choose: impl FnMut(&node::Node, usize) -> Result<usize>,
 ) -> Result<(PageId, Vec<Step>, PageId, bool)> {
     let root_id = store.make_dirty(root)?;
-    let mut path = Vec::new();
+    let mut path = Vec::with_capacity(8);
     let mut current = root_id;
     let mut rightmost = true;
     loop {
