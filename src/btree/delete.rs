@@ -81,7 +81,7 @@ fn rebalance<S: PageStore + ?Sized>(
     let mut current = leaf;
     while let Some(parent) = path.pop() {
         let node = node_at(store, dirty_ptr(current))?;
-        if node.len() > 0 && node::occupied(store.page(dirty_ptr(current))?) >= usable / 3 {
+        if node.len() > 0 && node.occupied() >= usable / 3 {
             return Ok(());
         }
         let parent_node = node_at(store, dirty_ptr(parent.page))?;

@@ -55,20 +55,23 @@ pub(super) fn share_with_sibling<S: PageStore + ?Sized>(
                 dirty_ptr(sibling.page),
             )?;
         }
-        if share(
-            store,
-            parent,
-            leaf,
-            idx,
-            cell,
-            sibling.page,
-            sibling_idx,
-            total,
-        )? {
+        let neighbour = Neighbour {
+            page: sibling.page,
+            idx: sibling_idx,
+            bytes: sibling_bytes,
+        };
+        if share(store, parent, leaf, idx, cell, &neighbour, total)? {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// The dirty leaf beside the full one: its id, its index in the parent and its bytes in use.
+struct Neighbour {
+    page: PageId,
+    idx: usize,
+    bytes: usize,
 }
 
 /// The cells that cross from the leaf to its sibling, chosen before anything changes.
@@ -80,24 +83,31 @@ struct Plan {
     separator: Vec<u8>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Moves the cells `share_with_sibling` decided on; `total` is the bytes of both pages and
+/// the new cell.
 fn share<S: PageStore + ?Sized>(
     store: &mut S,
     parent: &Step,
     leaf: PageId,
     idx: usize,
     cell: &NewCell,
-    sibling: PageId,
-    sibling_idx: usize,
+    neighbour: &Neighbour,
     total: usize,
 ) -> Result<bool> {
     let usable = node::usable(store.page_size());
-    let sibling_is_right = sibling_idx > parent.idx;
-    let right_slot = sibling_idx.max(parent.idx);
-    let sibling_bytes = node::occupied(store.page(dirty_ptr(sibling))?);
-    let (plan, moved_cells) = {
+    let sibling = neighbour.page;
+    let sibling_is_right = neighbour.idx > parent.idx;
+    let right_slot = neighbour.idx.max(parent.idx);
+    let sibling_len = {
+        let s = Node::parse(store.page(dirty_ptr(sibling))?, sibling)?;
+        if s.is_branch() {
+            return Ok(false);
+        }
+        s.len()
+    };
+    let (plan, moved_cells, leaf_len) = {
         let l = Node::parse(store.page(dirty_ptr(leaf))?, leaf)?;
-        if Node::parse(store.page(dirty_ptr(sibling))?, sibling)?.is_branch() || l.is_branch() {
+        if l.is_branch() {
             return Ok(false);
         }
         // Position `j` of the leaf as it would be with the new cell at `idx`.
@@ -111,7 +121,7 @@ fn share<S: PageStore + ?Sized>(
         let count = l.len() + 1;
         // Walk inwards from the edge facing the sibling while the sibling stays within half,
         // and past half while the leaf would still overflow and the sibling has room.
-        let mut received = sibling_bytes;
+        let mut received = neighbour.bytes;
         let mut moving = 0;
         while moving + 1 < count {
             let j = if sibling_is_right {
@@ -149,7 +159,7 @@ fn share<S: PageStore + ?Sized>(
                 cells.push(l.cell(if j < idx { j } else { j - 1 })?.to_vec());
             }
         }
-        (Plan { moved, separator }, cells)
+        (Plan { moved, separator }, cells, l.len())
     };
     let new_separator = NewCell::Branch {
         key: &plan.separator,
@@ -168,11 +178,7 @@ fn share<S: PageStore + ?Sized>(
     let moved = plan.moved.len();
     let new_cell_moves = plan.moved.contains(&idx);
     // Into the sibling, at its edge facing the leaf, in key order.
-    let base = if sibling_is_right {
-        0
-    } else {
-        Node::parse(store.page(dirty_ptr(sibling))?, sibling)?.len()
-    };
+    let base = if sibling_is_right { 0 } else { sibling_len };
     let mut raw = moved_cells.iter();
     for (offset, j) in plan.moved.clone().enumerate() {
         let bytes;
@@ -192,9 +198,9 @@ fn share<S: PageStore + ?Sized>(
     // Out of the leaf: the moved cells it held.
     let leaving = moved - usize::from(new_cell_moves);
     let leaf_page = store.page_mut(leaf);
-    for _ in 0..leaving {
+    for gone in 0..leaving {
         let at = if sibling_is_right {
-            Node::parse(leaf_page, leaf)?.len() - 1
+            leaf_len - 1 - gone
         } else {
             0
         };

@@ -185,8 +185,8 @@ impl<'a> Node<'a> {
         for next in [(lo + mid) / 2, (mid + 1 + hi) / 2] {
             if next < self.count {
                 let offset = u16_at(self.page, HEADER_SIZE + SLOT * next) as usize;
-                if let Some(cell) = self.page.get(offset..) {
-                    crate::io::prefetch(&cell[..cell.len().min(1)]);
+                if let Some(first_byte) = self.page.get(offset..offset + 1) {
+                    crate::io::prefetch(first_byte);
                 }
             }
         }
@@ -209,6 +209,11 @@ impl<'a> Node<'a> {
 
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// Bytes taken by slots and cells (see `occupied`).
+    pub(crate) fn occupied(&self) -> usize {
+        occupied(self.page)
     }
 
     pub(crate) fn is_branch(&self) -> bool {

@@ -421,10 +421,7 @@ impl PageStore for CowPager<'_> {
         let volatile = self.written_after_durable(ptr.page);
         let run = ptr.page.0..ptr.page.0.saturating_add(pages);
         // Only a corrupt pointer makes a run overlap a tree page this transaction wrote.
-        if let Some(id) = run
-            .clone()
-            .find(|id| self.dirty.contains_key(id) || self.spilled.contains_key(id))
-        {
+        if let Some(id) = run.clone().find(|&id| self.is_dirty(PageId(id))) {
             return Err(Error::corruption(
                 PageId(id),
                 "overflow run overlaps a page this transaction wrote",
@@ -442,7 +439,6 @@ impl PageStore for CowPager<'_> {
     }
 
     fn unsealed_page(&self) -> Option<PageId> {
-        let unsealed = self.dirty.keys().find(|id| !self.sealed.contains(id));
-        unsealed.map(|&id| PageId(id))
+        dirty::first_unsealed(&self.dirty, &self.sealed)
     }
 }

@@ -1,6 +1,7 @@
 //! Building and sealing pages a write transaction writes, the same in both storage modes.
 
 use crate::format::{PageHeader, PageKind, node, page_checksum};
+use crate::ids::{PageId, PageMap, PageSet};
 
 /// A new, empty node page `id` of `kind`, written by transaction `txn`.
 pub(crate) fn empty_node(id: u64, kind: PageKind, txn: u64, page_size: usize) -> Box<[u8]> {
@@ -10,6 +11,14 @@ pub(crate) fn empty_node(id: u64, kind: PageKind, txn: u64, page_size: usize) ->
     header.page_id = id.into();
     header.txn_id = txn.into();
     page
+}
+
+/// A page of `dirty` not in `sealed`, if any (`PageStore::unsealed_page`).
+pub(crate) fn first_unsealed(dirty: &PageMap<Box<[u8]>>, sealed: &PageSet) -> Option<PageId> {
+    dirty
+        .keys()
+        .find(|id| !sealed.contains(id))
+        .map(|&id| PageId(id))
 }
 
 /// Computes the page's checksum, stores it in its header and returns it: its content is final.

@@ -216,7 +216,6 @@ impl PageStore for WalPager {
     }
 
     fn unsealed_page(&self) -> Option<PageId> {
-        let unsealed = self.dirty.keys().find(|id| !self.sealed.contains(id));
-        unsealed.map(|&id| PageId(id))
+        dirty::first_unsealed(&self.dirty, &self.sealed)
     }
 }
