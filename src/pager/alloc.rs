@@ -98,7 +98,7 @@ impl Allocator {
             && let Some(id) = self.loose.pop()
         {
             id
-        } else if let Some(start) = self.freelist.take_run(count) {
+        } else if let Some(start) = self.freelist.ready.take_run(count) {
             self.taken.extend(start..start + count);
             start
         } else {

@@ -9,15 +9,16 @@
 //! commit, from pages whose allocation is itself recorded, so saving never loops.
 
 use super::ReadPages;
+use super::free_set::FreeSet;
 use crate::error::{Error, Result};
 use crate::format::freelist_page::{self, RecordKind};
 use crate::ids::Ptr;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FreeList {
     /// Free and reusable by the current writer.
-    pub(super) ready: BTreeSet<u64>,
+    pub(super) ready: FreeSet,
     /// Freed by the transaction of the key; reusable once no reader or power loss can need
     /// them.
     pub(super) pending: BTreeMap<u64, Vec<u64>>,
@@ -77,7 +78,7 @@ impl FreeList {
             pending.entry(tag).or_default().push(id);
         }
         Ok(FreeList {
-            ready: BTreeSet::new(),
+            ready: FreeSet::default(),
             pending,
             pending_volatile: BTreeMap::new(),
             chain,
@@ -106,7 +107,7 @@ impl FreeList {
     }
 
     pub(crate) fn ready_count(&self) -> u64 {
-        self.ready.len() as u64
+        self.ready.len()
     }
 
     pub(crate) fn pending_count(&self) -> u64 {
@@ -121,7 +122,6 @@ impl FreeList {
     pub(crate) fn free_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.ready
             .iter()
-            .copied()
             .chain(self.pending.values().flatten().copied())
             .chain(self.pending_volatile.values().flatten().copied())
     }
@@ -131,32 +131,9 @@ impl FreeList {
         &self.chain
     }
 
-    /// Takes `count` consecutive ready pages, lowest first.
-    pub(super) fn take_run(&mut self, count: u64) -> Option<u64> {
-        if count == 1 {
-            return self.ready.pop_first();
-        }
-        let (mut start, mut len) = (0, 0);
-        for &id in &self.ready {
-            if len > 0 && id == start + len {
-                len += 1;
-            } else {
-                start = id;
-                len = 1;
-            }
-            if len == count {
-                for page in start..start + count {
-                    self.ready.remove(&page);
-                }
-                return Some(start);
-            }
-        }
-        None
-    }
-
     /// Freelist pages a snapshot of the whole state needs, counted without building it.
     pub(super) fn snapshot_pages(&self, page_size: usize) -> usize {
-        let counts = std::iter::once(self.ready.len())
+        let counts = std::iter::once(self.ready.len() as usize)
             .chain(self.pending.values().map(Vec::len))
             .chain(self.pending_volatile.values().map(Vec::len));
         freelist_page::pages_for(counts, page_size)
@@ -164,7 +141,7 @@ impl FreeList {
 
     /// The records a snapshot of the whole state consists of.
     pub(super) fn snapshot_records(&self) -> Vec<(RecordKind, u64, Vec<u64>)> {
-        let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().copied().collect())];
+        let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().collect())];
         for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
             records.push((RecordKind::Freed, tag, ids.clone()));
         }
@@ -187,7 +164,7 @@ mod tests {
         list.pending.insert(3, vec![10, 11]);
         list.pending.insert(5, vec![12]);
         list.release(4, 9);
-        assert_eq!(list.ready.iter().copied().collect::<Vec<_>>(), vec![10, 11]);
+        assert_eq!(list.ready.iter().collect::<Vec<_>>(), vec![10, 11]);
         assert_eq!(list.pending_count(), 1);
         list.release(5, 9);
         assert_eq!(list.ready_count(), 3);
@@ -197,15 +174,5 @@ mod tests {
         assert_eq!((list.ready_count(), list.pending_count()), (4, 1));
         list.release(u64::MAX, u64::MAX);
         assert_eq!((list.ready_count(), list.pending_count()), (5, 0));
-    }
-
-    #[test]
-    fn take_run_finds_consecutive_pages() {
-        let mut list = FreeList::default();
-        list.ready.extend([4, 6, 7, 8, 10]);
-        assert_eq!(list.take_run(3), Some(6));
-        assert_eq!(list.take_run(2), None);
-        assert_eq!(list.take_run(1), Some(4));
-        assert_eq!(list.ready.iter().copied().collect::<Vec<_>>(), vec![10]);
     }
 }

@@ -6,6 +6,7 @@
 mod alloc;
 mod cow;
 mod dirty;
+mod free_set;
 mod freelist;
 mod read;
 mod verified;
