@@ -30,7 +30,34 @@ pub(crate) struct Allocator {
     /// `FreeList::pending_volatile`).
     freed_volatile: Vec<u64>,
     saved: bool,
+    /// Per stream, the id after its last page: taken next if still free.
+    cursor: [u64; STREAMS],
+    /// Pages allocated so far, per stream.
+    allocated: [u64; STREAMS],
 }
+
+/// Where a single page goes (DESIGN.md, "Freelist and reader tracking"). Pages that die
+/// together are kept together, so that they leave whole runs behind for later commits to
+/// write as one extent, instead of holes between pages that live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// A copy of a page one of the last few commits wrote (a root, an upper branch, the
+    /// catalog): likely to be copied again by the next one.
+    Hot = 0,
+    /// Any other page: likely to live long, so it fills the smallest free holes.
+    Cold = 1,
+    /// The freelist's own pages: they live until the log is next rewritten, then go together.
+    Freelist = 2,
+}
+
+pub(super) const STREAMS: usize = 3;
+
+/// The run a stream looks for first when no earlier transaction of this process allocated.
+const FIRST_RUN_HINT: u64 = 4;
+
+/// Short-lived streams start a new run at the end of the file, rather than scatter over
+/// holes, while fewer than one page in this many is free: a bounded slack.
+const SLACK_DIVISOR: u64 = 64;
 
 /// Pending groups kept apart; past this, a commit's group absorbs the newest one before it.
 const MAX_PENDING_GROUPS: usize = 64;
@@ -84,6 +111,8 @@ impl Allocator {
             freed: Vec::new(),
             freed_volatile: Vec::new(),
             saved: false,
+            cursor: [0; STREAMS],
+            allocated: [0; STREAMS],
         }
     }
 
@@ -91,23 +120,80 @@ impl Allocator {
         self.high_water
     }
 
-    /// Allocates `count` consecutive pages: a loose page, then the freelist, then the end
-    /// of the file (the caller makes sure the file is long enough).
-    pub(crate) fn alloc_run(&mut self, count: u64) -> u64 {
-        let start = if count == 1
-            && let Some(id) = self.loose.pop()
-        {
-            id
-        } else if let Some(start) = self.freelist.ready.take_run(count) {
-            self.taken.extend(start..start + count);
-            start
-        } else {
-            let start = self.high_water;
-            self.high_water += count;
-            start
+    /// Allocates one page of `stream`: a loose page, then the freelist (`take_ready`), then
+    /// the end of the file (the caller makes sure the file is long enough).
+    pub(crate) fn alloc_page(&mut self, stream: Stream) -> u64 {
+        if let Some(id) = self.loose.pop() {
+            self.fresh.insert(id);
+            return id;
+        }
+        let id = match self.take_ready(stream) {
+            Some(id) => {
+                self.taken.push(id);
+                id
+            }
+            None => {
+                let id = self.high_water;
+                self.high_water += 1;
+                self.cursor[stream as usize] = id + 1;
+                self.allocated[stream as usize] += 1;
+                id
+            }
         };
+        self.fresh.insert(id);
+        id
+    }
+
+    /// Allocates `count` consecutive pages: the shortest free run that holds them, else the
+    /// end of the file.
+    pub(crate) fn alloc_run(&mut self, count: u64) -> u64 {
+        let start = match self.freelist.ready.take_run(count) {
+            Some(start) => {
+                self.taken.extend(start..start + count);
+                start
+            }
+            None => {
+                let start = self.high_water;
+                self.high_water += count;
+                start
+            }
+        };
+        self.allocated[Stream::Cold as usize] += count;
         self.fresh.extend(start..start + count);
         start
+    }
+
+    /// Takes a free page for `stream`, or `None` for the end of the file: the page after the
+    /// stream's last one if free; else, for a cold page, the start of the smallest hole; for
+    /// the others, the start of the shortest run as long as the stream is expected to still
+    /// need (what it took in the last transaction), unless the free set holds none and is
+    /// small, when a new run at the end of the file is better.
+    fn take_ready(&mut self, stream: Stream) -> Option<u64> {
+        let s = stream as usize;
+        let ready = &mut self.freelist.ready;
+        let cursor = self.cursor[s];
+        let id = if ready.remove(cursor) {
+            cursor
+        } else {
+            let may_grow = ready.len() < self.high_water / SLACK_DIVISOR;
+            let want = match (stream, self.freelist.run_hint[s]) {
+                (Stream::Cold, _) => 1,
+                (_, 0) => FIRST_RUN_HINT,
+                (_, hint) => hint.saturating_sub(self.allocated[s]).max(1),
+            };
+            if stream != Stream::Cold && cursor == self.high_water && may_grow {
+                return None;
+            }
+            let (start, len) = ready.best_fit(want)?;
+            if stream != Stream::Cold && len < want && may_grow {
+                return None;
+            }
+            ready.remove(start);
+            start
+        };
+        self.cursor[s] = id + 1;
+        self.allocated[s] += 1;
+        Some(id)
     }
 
     /// Releases a page: reusable at once if this transaction allocated it, else once no
@@ -190,9 +276,9 @@ impl Allocator {
             }
             while pages.len() < self.freelist.snapshot_pages(page_size) {
                 // Taken straight from the state being written: no consumed record needed.
-                let id = match self.freelist.ready.pop_first() {
+                let id = match self.take_ready(Stream::Freelist) {
                     Some(id) => id,
-                    None => self.alloc_run(1),
+                    None => self.alloc_page(Stream::Freelist),
                 };
                 pages.push(id);
             }
@@ -200,7 +286,7 @@ impl Allocator {
         } else {
             while pages.len() < pages_needed(&records, page_size) {
                 let taken_before = self.taken.len();
-                let id = self.alloc_run(1);
+                let id = self.alloc_page(Stream::Freelist);
                 if self.taken.len() > taken_before {
                     // Taken from the free set: either a page this commit is about to record as
                     // free (then it simply is not), or one recorded free earlier (then it is
@@ -253,7 +339,10 @@ impl Allocator {
     }
 
     /// Ends a committed transaction, handing back the freelist it saved.
-    pub(crate) fn into_freelist(self) -> FreeList {
+    pub(crate) fn into_freelist(mut self) -> FreeList {
+        if self.allocated != [0; STREAMS] {
+            self.freelist.run_hint = self.allocated;
+        }
         self.freelist
     }
 }

@@ -3,7 +3,7 @@
 //! page that no snapshot can see, and the original goes to the freelist under this
 //! transaction's id.
 
-use super::alloc::Allocator;
+use super::alloc::{Allocator, Stream};
 use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
@@ -14,6 +14,10 @@ use crate::ids::{PageMap, PageSet};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
 use std::sync::Arc;
+
+/// A copy of a page written by one of the last this many transaction ids is `Stream::Hot`
+/// (ids skip one after a non-durable commit, so this covers the last two commits).
+const RECENT_TXNS: u64 = 4;
 
 /// Writes of dirty pages are coalesced into runs of at most this many bytes.
 const MAX_WRITE: usize = 1 << 20;
@@ -155,6 +159,13 @@ impl<'a> CowPager<'a> {
         let start = self.alloc.alloc_run(count);
         self.ensure_file()?;
         Ok(start)
+    }
+
+    /// Allocates one page of `stream`, growing the file if it lies past its end.
+    fn alloc_page(&mut self, stream: Stream) -> Result<u64> {
+        let id = self.alloc.alloc_page(stream);
+        self.ensure_file()?;
+        Ok(id)
     }
 
     /// Adds this transaction's freelist records to its dirty pages and returns the new head.
@@ -365,7 +376,12 @@ impl PageStore for CowPager<'_> {
             self.alloc.adopt(ptr.page);
             return Ok(ptr.page);
         }
-        let id = self.alloc_run(1)?;
+        let written_by = PageHeader::of(&page).txn_id.get();
+        let stream = match written_by.saturating_add(RECENT_TXNS) >= self.txn {
+            true => Stream::Hot,
+            false => Stream::Cold,
+        };
+        let id = self.alloc_page(stream)?;
         let header = PageHeader::of_mut(&mut page);
         header.page_id = id.into();
         header.txn_id = self.txn.into();
@@ -375,7 +391,7 @@ impl PageStore for CowPager<'_> {
     }
 
     fn allocate(&mut self, kind: PageKind) -> Result<PageId> {
-        let id = self.alloc_run(1)?;
+        let id = self.alloc_page(Stream::Cold)?;
         let page = dirty::empty_node(id, kind, self.txn, self.page_size);
         self.dirty.insert(id, page);
         Ok(PageId(id))

@@ -98,6 +98,15 @@ impl FreeSet {
         Some(start)
     }
 
+    /// The shortest run of at least `want` ids, or else the longest run, as `(start, len)`.
+    pub(crate) fn best_fit(&self, want: u64) -> Option<(u64, u64)> {
+        self.by_len
+            .range((want, 0)..)
+            .next()
+            .or_else(|| self.by_len.last())
+            .map(|&(len, start)| (start, len))
+    }
+
     /// Takes `count` consecutive ids: a single one lowest first (so a transaction's pages
     /// follow each other through a run), more from the shortest run that has them.
     pub(crate) fn take_run(&mut self, count: u64) -> Option<u64> {
@@ -161,6 +170,21 @@ mod tests {
             assert_eq!(set.contains(id), model.contains(&id));
             check(&set, &model);
         }
+    }
+
+    #[test]
+    fn best_fit_prefers_the_shortest_run_long_enough() {
+        let mut set = FreeSet::default();
+        set.extend([3, 10, 11, 12, 13, 20, 21, 22]);
+        assert_eq!(set.best_fit(1), Some((3, 1)));
+        assert_eq!(set.best_fit(3), Some((20, 3)));
+        assert_eq!(set.best_fit(4), Some((10, 4)));
+        assert_eq!(
+            set.best_fit(9),
+            Some((10, 4)),
+            "none long enough: the longest"
+        );
+        assert_eq!(FreeSet::default().best_fit(1), None);
     }
 
     #[test]

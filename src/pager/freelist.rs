@@ -9,6 +9,7 @@
 //! commit, from pages whose allocation is itself recorded, so saving never loops.
 
 use super::ReadPages;
+use super::alloc::STREAMS;
 use super::free_set::FreeSet;
 use crate::error::{Error, Result};
 use crate::format::freelist_page::{self, RecordKind};
@@ -30,6 +31,9 @@ pub(crate) struct FreeList {
     /// For each page of `chain`, the transaction that wrote it.
     pub(super) chain_written: Vec<u64>,
     pub(super) head: Option<Ptr>,
+    /// Pages the last committed transaction took, per `Stream`: how long a run each stream
+    /// of the next one looks for.
+    pub(super) run_hint: [u64; STREAMS],
 }
 
 impl FreeList {
@@ -84,6 +88,7 @@ impl FreeList {
             chain,
             chain_written,
             head,
+            run_hint: [0; STREAMS],
         })
     }
 

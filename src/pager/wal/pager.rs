@@ -7,7 +7,7 @@ use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::ids::{PageMap, PageSet};
 use crate::io::Mapping;
-use crate::pager::alloc::Allocator;
+use crate::pager::alloc::{Allocator, Stream};
 use crate::pager::dirty;
 use crate::pager::{FreeList, PageSource, PageStore, ReadPages, VerifiedPages, WalRead};
 use std::collections::BTreeMap;
@@ -172,7 +172,7 @@ impl PageStore for WalPager {
     }
 
     fn allocate(&mut self, kind: PageKind) -> Result<PageId> {
-        let id = self.alloc.alloc_run(1);
+        let id = self.alloc.alloc_page(Stream::Cold);
         let page = dirty::empty_node(id, kind, self.txn, self.page_size);
         self.dirty.insert(id, page);
         Ok(PageId(id))
