@@ -144,9 +144,12 @@ impl Allocator {
         id
     }
 
-    /// Allocates `count` consecutive pages: the shortest free run that holds them, else the
-    /// end of the file.
+    /// Allocates `count` consecutive pages: one as a cold page, more from the shortest free
+    /// run that holds them, else at the end of the file.
     pub(crate) fn alloc_run(&mut self, count: u64) -> u64 {
+        if count == 1 {
+            return self.alloc_page(Stream::Cold);
+        }
         let start = match self.freelist.ready.take_run(count) {
             Some(start) => {
                 self.taken.extend(start..start + count);

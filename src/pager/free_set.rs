@@ -110,10 +110,12 @@ impl FreeSet {
     /// Takes `count` consecutive ids: a single one lowest first (so a transaction's pages
     /// follow each other through a run), more from the shortest run that has them.
     pub(crate) fn take_run(&mut self, count: u64) -> Option<u64> {
-        if count <= 1 {
-            return self.pop_first();
+        match count {
+            0 => return None,
+            1 => return self.pop_first(),
+            _ => {}
         }
-        let &(len, start) = self.by_len.range((count.max(1), 0)..).next()?;
+        let &(len, start) = self.by_len.range((count, 0)..).next()?;
         self.drop_run(start, len);
         self.add_run(start + count, len - count);
         self.count -= count;
@@ -191,6 +193,7 @@ mod tests {
     fn take_run_finds_consecutive_pages() {
         let mut set = FreeSet::default();
         set.extend([4, 6, 7, 8, 10]);
+        assert_eq!(set.take_run(0), None);
         assert_eq!(set.take_run(3), Some(6));
         assert_eq!(set.take_run(2), None);
         assert_eq!(set.take_run(1), Some(4));
