@@ -92,6 +92,7 @@ impl FreeSet {
         true
     }
 
+    #[cfg(test)]
     pub(crate) fn pop_first(&mut self) -> Option<u64> {
         let (&start, _) = self.runs.first_key_value()?;
         self.remove(start);
@@ -107,13 +108,10 @@ impl FreeSet {
             .map(|&(len, start)| (start, len))
     }
 
-    /// Takes `count` consecutive ids: a single one lowest first (so a transaction's pages
-    /// follow each other through a run), more from the shortest run that has them.
+    /// Takes `count` (at least one) consecutive ids from the shortest run that has them.
     pub(crate) fn take_run(&mut self, count: u64) -> Option<u64> {
-        match count {
-            0 => return None,
-            1 => return self.pop_first(),
-            _ => {}
+        if count == 0 {
+            return None;
         }
         let &(len, start) = self.by_len.range((count, 0)..).next()?;
         self.drop_run(start, len);
