@@ -4,6 +4,12 @@
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;
 use std::io;
+use std::sync::Arc;
+
+/// Address space a new map reserves past the file's end, so that the file can grow without
+/// a new map: a new map starts with no page table entries, so every page read through it
+/// faults again, which made each growth during a large transaction cost a pass of faults.
+const MIN_RESERVE: u64 = 256 << 20;
 
 /// A read-only view of the first `len` bytes of the file. Pages are handed out as slices of
 /// exactly the bytes asked for, never as one slice of the whole map, so no reference ever
@@ -11,20 +17,54 @@ use std::io;
 #[derive(Debug)]
 pub(crate) enum Mapping {
     Empty,
-    File(MmapRaw),
+    /// The first `len` bytes of a shared map of the file, which may reserve address space
+    /// past the file's end; bytes past `len` are never handed out (they may not exist yet).
+    File {
+        raw: Arc<MmapRaw>,
+        len: u64,
+    },
     /// A copy of a simulated disk's bytes (the simulated disk has no page cache to map).
     Memory(Box<[u8]>),
 }
 
 impl Mapping {
+    /// Maps the first `len` bytes of `file`, reserving room to grow (`MIN_RESERVE`, or as
+    /// much again as `len`) where the address space allows it.
     pub(crate) fn of_file(file: &File, len: u64) -> io::Result<Self> {
         if len == 0 {
             return Ok(Mapping::Empty);
         }
-        let len = usize::try_from(len)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
-        let raw = MmapOptions::new().len(len).map_raw_read_only(file)?;
-        Ok(Mapping::File(raw))
+        let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "file too large to map");
+        let exact = usize::try_from(len).map_err(|_| too_large())?;
+        let reserved = if usize::BITS >= 64 {
+            usize::try_from(len.saturating_mul(2).max(MIN_RESERVE)).unwrap_or(exact)
+        } else {
+            exact
+        };
+        let raw = match MmapOptions::new().len(reserved).map_raw_read_only(file) {
+            Ok(raw) => raw,
+            // A limit on address space (`ulimit -v`): map the file as it is.
+            Err(_) if reserved > exact => MmapOptions::new().len(exact).map_raw_read_only(file)?,
+            Err(e) => return Err(e),
+        };
+        Ok(Mapping::File {
+            raw: Arc::new(raw),
+            len,
+        })
+    }
+
+    /// A view of the first `len` bytes through the same map, if it reserved that many: for
+    /// a file that grew to `len` (never for one that shrank). `None` if a new map is needed.
+    pub(crate) fn grown_to(&self, len: u64) -> Option<Mapping> {
+        match self {
+            Mapping::File { raw, len: old } if *old <= len && len <= raw.len() as u64 => {
+                Some(Mapping::File {
+                    raw: Arc::clone(raw),
+                    len,
+                })
+            }
+            _ => None,
+        }
     }
 
     /// The bytes `[offset, offset + len)`, or `None` if any of them lies outside the map.
@@ -35,18 +75,23 @@ impl Mapping {
                 let start = usize::try_from(offset).ok()?;
                 return bytes.get(start..start.checked_add(len)?);
             }
-            Mapping::File(raw) => raw,
+            Mapping::File { raw, len: valid } => {
+                let end = offset.checked_add(len as u64)?;
+                if end > *valid {
+                    return None;
+                }
+                raw
+            }
         };
-        let end = offset.checked_add(len as u64)?;
-        if end > raw.len() as u64 {
-            return None;
-        }
-        // SAFETY: `[offset, end)` lies inside the live mapping (checked above), which stays
-        // mapped as long as `&self` lives. The bytes are not changed while the slice lives:
-        // the engine only ever writes pages that no live snapshot can reach (invariant I2 in
-        // DESIGN.md), every slice handed out covers pages reachable from the snapshot that
-        // holds this mapping, the file is never truncated below a mapped length, and the
-        // file lock keeps other well-behaved processes from writing it.
+        // SAFETY: `[offset, offset + len)` lies inside the file's first `valid` bytes, which
+        // the live mapping covers (`valid <= raw.len()`, by construction) and which stays
+        // mapped as long as `&self` lives (it holds the `Arc`). The bytes exist: `valid` never
+        // exceeds the file's length when the view was made, and the engine never shrinks a
+        // file it maps, so no access reaches past the file's end (which would fault). The
+        // bytes are not changed while the slice lives: the engine only ever writes pages that
+        // no live snapshot can reach (invariant I2 in DESIGN.md), every slice handed out
+        // covers pages reachable from the snapshot that holds this mapping, and the file lock
+        // keeps other well-behaved processes from writing it.
         Some(unsafe { std::slice::from_raw_parts(raw.as_ptr().add(offset as usize), len) })
     }
 }
@@ -66,4 +111,42 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    #[test]
+    fn a_grown_file_is_seen_through_the_same_map_and_nothing_past_its_length() {
+        let file = tempfile::tempfile().unwrap();
+        file.write_all_at(&[1u8; 4096], 0).unwrap();
+        let small = Mapping::of_file(&file, 4096).unwrap();
+        assert_eq!(small.slice(0, 4096), Some(&[1u8; 4096][..]));
+        assert_eq!(small.slice(4096, 1), None, "past the length mapped");
+
+        file.write_all_at(&[2u8; 4096], 4096).unwrap();
+        let grown = small.grown_to(8192).expect("the reservation covers 8 KiB");
+        let (Mapping::File { raw: a, .. }, Mapping::File { raw: b, .. }) = (&small, &grown) else {
+            panic!("file maps");
+        };
+        assert!(
+            Arc::ptr_eq(a, b),
+            "no new map for growth within the reservation"
+        );
+        assert_eq!(grown.slice(4096, 4096), Some(&[2u8; 4096][..]));
+        assert_eq!(grown.slice(8192, 1), None);
+        assert_eq!(
+            small.slice(4096, 1),
+            None,
+            "the older view keeps its length"
+        );
+
+        assert!(grown.grown_to(4096).is_none(), "a view never shrinks");
+        assert!(
+            grown.grown_to(MIN_RESERVE + 4096).is_none(),
+            "past the reservation"
+        );
+    }
 }

@@ -38,3 +38,17 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 }
+
+/// A map of the first `len` bytes of a file that grew since `current` mapped it: a wider
+/// view through the same map where its reservation covers `len` (the pages already faulted
+/// in stay mapped), else a new map.
+pub(crate) fn map_grown<S: Storage + ?Sized>(
+    storage: &S,
+    current: &Mapping,
+    len: u64,
+) -> io::Result<Mapping> {
+    match current.grown_to(len) {
+        Some(view) => Ok(view),
+        None => storage.map(len),
+    }
+}

@@ -141,7 +141,7 @@ impl<'a> CowPager<'a> {
         self.storage.set_len(target)?;
         self.file_len = target;
         self.grew = true;
-        self.map = Arc::new(self.storage.map(target)?);
+        self.map = Arc::new(crate::io::map_grown(self.storage, &self.map, target)?);
         Ok(())
     }
 

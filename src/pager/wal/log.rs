@@ -218,7 +218,7 @@ impl WalLog {
         self.storage.set_len(target)?;
         self.file_len = target;
         self.grew = true;
-        self.map = Arc::new(self.storage.map(target)?);
+        self.map = Arc::new(crate::io::map_grown(&*self.storage, &self.map, target)?);
         Ok(())
     }
 
