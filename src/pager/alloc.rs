@@ -220,6 +220,11 @@ impl Allocator {
         Ok(fresh)
     }
 
+    /// Whether this transaction allocated page `id` (and has not freed it again).
+    pub(crate) fn is_fresh(&self, id: PageId) -> bool {
+        self.fresh.contains(&id.0)
+    }
+
     /// Marks a page as written in place by this transaction (write-ahead-log mode): freeing
     /// it again makes it reusable at once.
     pub(crate) fn adopt(&mut self, id: PageId) {

@@ -398,7 +398,9 @@ impl PageStore for CowPager<'_> {
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
-        let volatile = self.written_after_durable(id);
+        // A page this transaction allocated is reusable at once, whoever wrote the file's
+        // bytes there before; reading its header would only fault in a page not read before.
+        let volatile = !self.alloc.is_fresh(id) && self.written_after_durable(id);
         self.alloc.free(id, volatile)?;
         self.dirty.remove(&id.0);
         self.spilled.remove(&id.0);
