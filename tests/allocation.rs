@@ -1,6 +1,7 @@
 //! Where commits put their pages (DESIGN.md, "Freelist and reader tracking"): the pages a
-//! commit copies again and again (root, upper branches, catalog) share runs, so a small
-//! durable commit is written as few extents, and the file stays within its bounded slack.
+//! commit copies again and again (root, upper branches, catalog) share runs and its freelist
+//! records ride in the meta page, so a small durable commit is written as few extents, and
+//! the file stays within its bounded slack.
 
 mod common;
 
@@ -60,10 +61,12 @@ fn single_insert_commits_write_few_extents_and_the_file_stays_bounded() {
         .count();
     assert_eq!(syncs, commits, "one sync per commit");
     // Per commit (a three-level tree): the leaf and its parent (long-lived, each in a hole
-    // another such page left), one run of the root and the catalog, a freelist page, and the
-    // meta. With every page scattered this was 5.85 writes per commit, here 5.07.
+    // another such page left), one run of the root and the catalog, and the meta, which holds
+    // the commit's freelist records; every ten commits or so they move to a freelist page.
+    // With every page scattered and a freelist page per commit this was 5.85 writes per
+    // commit; with runs for the root and catalog, 5.07; with records in the meta, 4.29.
     let per_commit = writes as f64 / commits as f64;
-    assert!(per_commit <= 5.5, "{per_commit:.2} writes per commit");
+    assert!(per_commit <= 4.5, "{per_commit:.2} writes per commit");
     // Runs are found within a bounded slack of free pages, not by growing the file freely.
     let stats = db.stats().unwrap();
     let free = stats.free_pages + stats.pending_pages;

@@ -183,7 +183,9 @@ fn wal_mode_round_trip_checkpoint_and_recovery() {
 }
 
 /// Non-durable commits reuse the pages they wrote themselves once no reader needs them, so a
-/// churning workload without a single sync stays flat too.
+/// churning workload without a single sync stays flat too. Warm-up: the freelist log reaches
+/// its steady length after a few dozen commits (their records move from the meta page to
+/// freelist pages every few commits), so the footprint is compared from round 50 on.
 #[test]
 fn non_durable_churn_stays_flat() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,7 +211,7 @@ fn non_durable_churn_stays_flat() {
     }
     db.check().unwrap();
     assert_eq!(
-        high_water[199], high_water[20],
+        high_water[199], high_water[50],
         "high-water mark by round: {high_water:?}"
     );
 }

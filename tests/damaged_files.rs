@@ -29,6 +29,7 @@ type Table = BTreeMap<Vec<u8>, Vec<u8>>;
 type Model = BTreeMap<String, Table>;
 
 const META_CHECKED: usize = 76; // meta bytes 0..72 are checksummed; 72..76 hold the checksum
+const META_RECORDS: usize = 80; // freelist records a meta holds start here
 const HEADER: usize = 32;
 const KIND_BRANCH: u8 = 1;
 const KIND_LEAF: u8 = 2;
@@ -129,7 +130,8 @@ fn blob(i: u64) -> Vec<u8> {
 
 /// The five commits of every fixture: three tables of small and mid-size values, overflow
 /// values of 10-60 KiB, deletes (with merges), a dropped table and an emptied one, so the
-/// freelist is not empty and the newest commit changes only part of the tree.
+/// freelist is not empty (its records both in freelist pages and in the meta) and the newest
+/// commit changes only part of the tree.
 fn commit_plan(step: usize, batch: &mut Batch<'_>, rng: &mut SplitMix) {
     let small = |rng: &mut SplitMix| bytes(rng.next_u64(), between(rng, 20, 120));
     let mid = |rng: &mut SplitMix| bytes(rng.next_u64(), between(rng, 150, 600));
@@ -194,6 +196,14 @@ fn commit_plan(step: usize, batch: &mut Batch<'_>, rng: &mut SplitMix) {
             }
             for i in 0..3 {
                 batch.remove("delta", format!("d{i}").into_bytes());
+            }
+            // Enough pages change that the freelist records outgrow the meta page and go
+            // to freelist pages, which the damage then reaches too.
+            for i in 1..4 {
+                batch.put("blobs", blob(i), large(rng));
+            }
+            for i in (0..200).step_by(3) {
+                batch.put("alpha", alpha(i), small(rng));
             }
         }
     }
@@ -274,8 +284,8 @@ fn build(page_size: usize, protocol: CommitProtocol, seed: u64) -> Fixture {
     assert!(
         newest.layout.pages.iter().any(|p| p.kind == KIND_BRANCH)
             && newest.layout.pages.iter().any(|p| p.kind == KIND_OVERFLOW)
-            && newest.layout.pages.iter().any(|p| p.kind == KIND_FREELIST),
-        "{name}: the fixture should have branch, overflow and freelist pages"
+            && (newest.layout.has_freelist_pages() || newest.layout.meta_records > 0),
+        "{name}: the fixture should have branch and overflow pages, and freelist records"
     );
     Fixture {
         name,
@@ -320,6 +330,14 @@ struct Layout {
     /// checked, but the pages must exist): damage outside these is no reason for an error.
     extent: Vec<(usize, usize)>,
     pages: Vec<LivePage>,
+    /// Bytes of freelist records the meta holds.
+    meta_records: usize,
+}
+
+impl Layout {
+    fn has_freelist_pages(&self) -> bool {
+        self.pages.iter().any(|p| p.kind == KIND_FREELIST)
+    }
 }
 
 /// `ranges` sorted, with overlapping and touching ranges merged.
@@ -337,7 +355,13 @@ fn merge(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 
 fn layout(image: &[u8], page_size: usize, slot: usize) -> Layout {
     let meta = slot * page_size;
-    let mut live = vec![(meta, meta + META_CHECKED)];
+    // The fixed fields, then the freelist records the meta holds (their length at byte 64).
+    let records = meta + META_RECORDS;
+    let meta_records = le32(image, meta + 64);
+    let mut live = vec![
+        (meta, meta + META_CHECKED),
+        (records, records + meta_records),
+    ];
     let mut padding = Vec::new();
     let mut pages = Vec::new();
     let mut work: Vec<(usize, bool)> = Vec::new();
@@ -400,6 +424,7 @@ fn layout(image: &[u8], page_size: usize, slot: usize) -> Layout {
         live: merge(live),
         extent,
         pages,
+        meta_records,
     }
 }
 
@@ -1235,6 +1260,17 @@ fn damaged_files_never_panic_hang_or_lie() {
     .map(|(i, (page_size, protocol))| build(page_size, protocol, 0xb0_06 + i as u64))
     .collect();
     let built = started.elapsed();
+    // Damage reaches the freelist's records in both places they live.
+    assert!(
+        fixtures
+            .iter()
+            .any(|f| f.newest.layout.has_freelist_pages()),
+        "no fixture's newest state has freelist pages"
+    );
+    assert!(
+        fixtures.iter().any(|f| f.newest.layout.meta_records > 0),
+        "no fixture's newest meta holds freelist records"
+    );
 
     let watchdog = Watchdog::start();
     let mut variants = 0u64;

@@ -133,7 +133,7 @@ impl Database {
         marks.mark(0, "meta")?;
         marks.mark(1, "meta")?;
         let (summary, tables) = walk_trees(&pages, meta.catalog, &mut marks, true)?;
-        let freelist = FreeList::load(&pages, meta.freelist)?;
+        let freelist = FreeList::load(&pages, meta)?;
         for &id in freelist.chain_pages() {
             marks.mark(id, "freelist")?;
         }
@@ -170,7 +170,7 @@ impl Database {
         self.plausible_high_water(meta.high_water)?;
         let mut marks = PageMarks::new(meta.high_water);
         let (summary, _) = walk_trees(&pages, meta.catalog, &mut marks, false)?;
-        let mut freelist = FreeList::load(&pages, meta.freelist)?;
+        let mut freelist = FreeList::load(&pages, meta)?;
         let (reader_bound, durable_bound) = self.shared.reuse_thresholds();
         freelist.release(reader_bound, durable_bound);
         Ok(Stats {

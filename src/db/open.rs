@@ -58,6 +58,7 @@ fn first_meta(page_size: usize, mode: Mode) -> Meta {
         txn_id: TxnId(0),
         catalog: None,
         freelist: None,
+        freelist_records: Vec::new(),
         high_water: 2,
         pages_synced_first: true,
         wal_mode: mode == Mode::Wal,
@@ -252,11 +253,16 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)>
     let mut found = Vec::new();
     let mut version = None;
     let mut read = |offset: u64, slot: u64| -> Result<Option<Meta>> {
-        let mut buf = [0u8; crate::format::meta::META_SIZE];
+        let mut buf = vec![0u8; crate::format::meta::META_SIZE];
         if file_len < offset + buf.len() as u64 {
             return Ok(None);
         }
         storage.read_at(&mut buf, offset)?;
+        let len = Meta::encoded_len(&buf);
+        if len > buf.len() && file_len >= offset + len as u64 {
+            buf.resize(len, 0);
+            storage.read_at(&mut buf, offset)?;
+        }
         match Meta::decode(&buf) {
             Ok(meta)
                 if valid_page_size(meta.page_size as usize)

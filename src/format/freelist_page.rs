@@ -135,11 +135,51 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
         crc: half(8),
     });
     let count = header.lower.get() as usize;
-    let mut records = Vec::with_capacity(count.min(64));
-    let mut at = BODY_HEADER;
-    for _ in 0..count {
-        if at + RECORD_HEADER > body.len() {
-            return Err(Error::corruption(id, "freelist records run past the page"));
+    let records = decode_records(&body[BODY_HEADER..], Some(count), id)?;
+    Ok(FreelistPage { next, records })
+}
+
+/// Bytes `records` take when packed one after another (records without ids take none).
+pub(crate) fn records_len<'a>(
+    records: impl IntoIterator<Item = &'a (RecordKind, u64, Vec<u64>)>,
+) -> usize {
+    records
+        .into_iter()
+        .filter(|r| !r.2.is_empty())
+        .map(|r| RECORD_HEADER + 8 * r.2.len())
+        .sum()
+}
+
+/// Appends `records` to `out`, packed as on a freelist page (records without ids are left
+/// out): the layout of the records a meta page holds.
+pub(crate) fn encode_records(out: &mut Vec<u8>, records: &[(RecordKind, u64, Vec<u64>)]) {
+    for (kind, tag, ids) in records.iter().filter(|r| !r.2.is_empty()) {
+        out.extend_from_slice(&(*kind as u32).to_le_bytes());
+        out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
+        out.extend_from_slice(&tag.to_le_bytes());
+        for id in ids {
+            out.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+}
+
+/// Decodes packed records: `count` of them, or (`None`) as many as fill `bytes` exactly.
+/// Errors name page `id`, where the records were read.
+pub(crate) fn decode_records(
+    bytes: &[u8],
+    count: Option<usize>,
+    id: PageId,
+) -> Result<Vec<Record>> {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let mut records = Vec::with_capacity(count.unwrap_or(4).min(64));
+    let mut at = 0;
+    while count.map_or(at < bytes.len(), |count| records.len() < count) {
+        if at + RECORD_HEADER > bytes.len() {
+            return Err(Error::corruption(
+                id,
+                "freelist records run past their space",
+            ));
         }
         let kind = match half(at) {
             1 => RecordKind::Freed,
@@ -154,7 +194,7 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
         let ids = half(at + 4) as usize;
         let tag = word(at + 8);
         at += RECORD_HEADER;
-        if ids > (body.len() - at) / 8 {
+        if ids > (bytes.len() - at) / 8 {
             return Err(Error::corruption(
                 id,
                 format!("freelist record claims {ids} ids"),
@@ -167,7 +207,7 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
         });
         at += 8 * ids;
     }
-    Ok(FreelistPage { next, records })
+    Ok(records)
 }
 
 #[cfg(test)]

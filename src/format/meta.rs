@@ -1,6 +1,7 @@
 //! Meta pages 0 and 1 (DESIGN.md, "Meta page").
 
 use super::FORMAT_VERSION;
+use super::freelist_page::{self, RecordKind};
 use crate::ids::{PageId, Ptr, TxnId};
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -8,6 +9,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 pub(crate) const MAGIC: [u8; 8] = *b"BOUGHDB\0";
 pub(crate) const META_SIZE: usize = 80;
 const FLAG_PAGES_SYNCED_FIRST: u32 = 1;
+/// See [`Meta::records_capacity`].
+const MAX_RECORDS_IN_META: usize = 1024;
 const FLAG_WAL_MODE: u32 = 2;
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Debug)]
@@ -24,7 +27,8 @@ struct RawMeta {
     freelist_crc: U32,
     reserved: U32,
     high_water: U64,
-    reserved_b: U64,
+    records_len: U32,
+    records_crc: U32,
     checksum: U32,
     reserved2: U32,
 }
@@ -38,6 +42,9 @@ pub(crate) struct Meta {
     pub txn_id: TxnId,
     pub catalog: Option<Ptr>,
     pub freelist: Option<Ptr>,
+    /// The newest records of the freelist's log, held in the meta page itself after the
+    /// fixed fields (DESIGN.md, "Freelist and reader tracking"); always empty in log mode.
+    pub freelist_records: Vec<(RecordKind, u64, Vec<u64>)>,
     /// Pages `[0, high_water)` are in use or free; none beyond.
     pub high_water: u64,
     /// Written after its pages were synced (two-phase commit): its tree is whole whenever the
@@ -53,7 +60,13 @@ pub(crate) enum MetaError {
     NoMagic,
     BadChecksum,
     Version(u32),
+    /// The fields check out but the freelist records after them do not (torn or damaged).
+    BadRecords,
 }
+
+/// Files of format version 1 hold no freelist records in their metas (those bytes are zero);
+/// they read as version 2 files.
+const OLDEST_READABLE_VERSION: u32 = 1;
 
 fn ptr(page: u64, crc: u32) -> Option<Ptr> {
     (page != 0).then_some(Ptr {
@@ -63,6 +76,16 @@ fn ptr(page: u64, crc: u32) -> Option<Ptr> {
 }
 
 impl Meta {
+    /// Bytes of the meta page to read for [`Meta::decode`]: the fixed fields and the
+    /// freelist records they announce, as far as the unverified header says (at most a page).
+    pub(crate) fn encoded_len(header: &[u8]) -> usize {
+        RawMeta::read_from_prefix(header).map_or(META_SIZE, |(raw, _)| {
+            META_SIZE + (raw.records_len.get() as usize).min(super::MAX_PAGE_SIZE - META_SIZE)
+        })
+    }
+
+    /// Decodes a meta from the start of its page; `bytes` must hold [`Meta::encoded_len`]
+    /// bytes (fewer leave the records unverifiable: `BadRecords`).
     pub(crate) fn decode(bytes: &[u8]) -> Result<Meta, MetaError> {
         let Ok((raw, _)) = RawMeta::read_from_prefix(bytes) else {
             return Err(MetaError::NoMagic);
@@ -74,22 +97,41 @@ impl Meta {
         if crc != raw.checksum.get() {
             return Err(MetaError::BadChecksum);
         }
-        if raw.version.get() != FORMAT_VERSION {
-            return Err(MetaError::Version(raw.version.get()));
+        let version = raw.version.get();
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(MetaError::Version(version));
         }
+        let records_len = raw.records_len.get() as usize;
+        let page_size = raw.page_size.get() as usize;
+        let Some(records) = bytes
+            .get(META_SIZE..META_SIZE + records_len)
+            .filter(|_| META_SIZE + records_len <= page_size)
+            .filter(|records| crc32c::crc32c(records) == raw.records_crc.get())
+        else {
+            return Err(MetaError::BadRecords);
+        };
+        let freelist_records = freelist_page::decode_records(records, None, PageId(0))
+            .map_err(|_| MetaError::BadRecords)?
+            .into_iter()
+            .map(|r| (r.kind, r.tag, r.ids))
+            .collect();
         Ok(Meta {
             page_size: raw.page_size.get(),
             txn_id: TxnId(raw.txn_id.get()),
             catalog: ptr(raw.catalog_root.get(), raw.catalog_crc.get()),
             freelist: ptr(raw.freelist_head.get(), raw.freelist_crc.get()),
+            freelist_records,
             high_water: raw.high_water.get(),
             pages_synced_first: raw.flags.get() & FLAG_PAGES_SYNCED_FIRST != 0,
             wal_mode: raw.flags.get() & FLAG_WAL_MODE != 0,
         })
     }
 
-    /// The meta as a full page of `page_size` bytes.
+    /// The meta as a full page of `page_size` bytes. Its freelist records must fit the page
+    /// (the allocator holds them to `records_capacity`).
     pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut records = Vec::new();
+        freelist_page::encode_records(&mut records, &self.freelist_records);
         let mut flags = 0;
         if self.pages_synced_first {
             flags |= FLAG_PAGES_SYNCED_FIRST;
@@ -109,14 +151,24 @@ impl Meta {
             freelist_crc: self.freelist.map_or(0, |p| p.crc).into(),
             reserved: 0.into(),
             high_water: self.high_water.into(),
-            reserved_b: 0.into(),
+            records_len: (records.len() as u32).into(),
+            records_crc: crc32c::crc32c(&records).into(),
             checksum: 0.into(),
             reserved2: 0.into(),
         };
         raw.checksum = crc32c::crc32c(&raw.as_bytes()[..META_SIZE - 8]).into();
         let mut page = vec![0u8; self.page_size as usize];
         page[..META_SIZE].copy_from_slice(raw.as_bytes());
+        page[META_SIZE..META_SIZE + records.len()].copy_from_slice(&records);
         page
+    }
+
+    /// Bytes of freelist records a meta page holds: the records of about ten single-insert
+    /// commits. More would only make a commit that moves them to freelist pages rarer, while
+    /// every meta write and the freelist log's warm-up (DESIGN.md, "Freelist and reader
+    /// tracking") grow with it. Decoding accepts up to the page's end.
+    pub(crate) fn records_capacity(page_size: usize) -> usize {
+        (page_size - META_SIZE).min(MAX_RECORDS_IN_META)
     }
 
     /// The meta slot (page 0 or 1) this transaction writes: transaction N writes N % 2.
@@ -141,6 +193,10 @@ mod tests {
                 crc: 0xdead_beef,
             }),
             freelist: None,
+            freelist_records: vec![
+                (RecordKind::Consumed, 0, vec![5, 6]),
+                (RecordKind::Freed, 7, vec![3, 4, 8]),
+            ],
             high_water: 12,
             pages_synced_first: true,
             wal_mode: false,
@@ -156,7 +212,10 @@ mod tests {
     #[test]
     fn any_flipped_bit_is_rejected() {
         let bytes = sample().encode();
-        for byte in 0..META_SIZE - 4 {
+        let len = Meta::encoded_len(&bytes);
+        assert_eq!(len, META_SIZE + 2 * 16 + 5 * 8);
+        assert!(bytes[len..].iter().all(|&b| b == 0));
+        for byte in (0..META_SIZE - 4).chain(META_SIZE..len) {
             let mut damaged = bytes.clone();
             damaged[byte] ^= 0x10;
             assert!(
@@ -164,5 +223,27 @@ mod tests {
                 "flip in byte {byte} accepted"
             );
         }
+        assert_eq!(
+            Meta::decode(&bytes[..len - 1]),
+            Err(MetaError::BadRecords),
+            "records cut short (a meta read before its records)"
+        );
+    }
+
+    #[test]
+    fn a_version_1_meta_reads_with_no_records() {
+        let meta = Meta {
+            freelist_records: Vec::new(),
+            ..sample()
+        };
+        let mut bytes = meta.encode();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32c::crc32c(&bytes[..META_SIZE - 8]);
+        bytes[META_SIZE - 8..META_SIZE - 4].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Meta::decode(&bytes), Ok(meta));
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32c::crc32c(&bytes[..META_SIZE - 8]);
+        bytes[META_SIZE - 8..META_SIZE - 4].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Meta::decode(&bytes), Err(MetaError::Version(3)));
     }
 }

@@ -15,8 +15,8 @@ pub(crate) use meta::Meta;
 pub(crate) const MIN_PAGE_SIZE: usize = 4096;
 pub(crate) const MAX_PAGE_SIZE: usize = 65536;
 
-/// The on-disk format version this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes; it also reads version 1 (`format::meta`).
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 pub(crate) fn valid_page_size(size: usize) -> bool {
     size.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&size)

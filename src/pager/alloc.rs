@@ -34,6 +34,8 @@ pub(crate) struct Allocator {
     cursor: [u64; STREAMS],
     /// Pages allocated so far, per stream.
     allocated: [u64; STREAMS],
+    /// Bytes of freelist records the meta page holds (0: every record goes to a page).
+    records_capacity: usize,
 }
 
 /// Where a single page goes (DESIGN.md, "Freelist and reader tracking"). Pages that die
@@ -91,6 +93,17 @@ fn add_group(pending: &mut std::collections::BTreeMap<u64, Vec<u64>>, txn: u64, 
 /// Freelist pages written by a commit, to be added to its dirty pages.
 pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
 
+/// Where a commit's freelist log ends: the head of its chain of pages, the records its meta
+/// holds after them, and the pages it wrote for the chain.
+pub(crate) struct SavedFreelist {
+    pub head: Option<Ptr>,
+    pub records_in_meta: Vec<Record>,
+    pub pages: FreelistPages,
+}
+
+/// A freelist record: kind, tag and page ids.
+pub(crate) type Record = (RecordKind, u64, Vec<u64>);
+
 impl Allocator {
     pub(crate) fn new(
         page_size: usize,
@@ -98,6 +111,7 @@ impl Allocator {
         durable_txn: u64,
         high_water: u64,
         freelist: FreeList,
+        records_capacity: usize,
     ) -> Self {
         Allocator {
             page_size,
@@ -113,6 +127,7 @@ impl Allocator {
             saved: false,
             cursor: [0; STREAMS],
             allocated: [0; STREAMS],
+            records_capacity,
         }
     }
 
@@ -233,7 +248,7 @@ impl Allocator {
 
     /// Moves every fresh page freed again back to where it came from and returns the
     /// records this commit appends to the freelist log.
-    fn settle_frees(&mut self) -> Vec<(RecordKind, u64, Vec<u64>)> {
+    fn settle_frees(&mut self) -> Vec<Record> {
         let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
         for id in self.loose.drain(..) {
@@ -256,16 +271,32 @@ impl Allocator {
         ]
     }
 
-    /// Builds this transaction's freelist records (or a snapshot of the whole freelist) as
-    /// sealed pages and returns the new head. Call once, after every tree change.
-    pub(crate) fn save_freelist(&mut self) -> (Option<Ptr>, FreelistPages) {
+    /// Builds this transaction's freelist records (or a snapshot of the whole freelist) and
+    /// returns where the log now ends. Call once, after every tree change.
+    pub(crate) fn save_freelist(&mut self) -> SavedFreelist {
         self.saved = true;
         let page_size = self.page_size;
-        let mut records = self.settle_frees();
-        let new_pages = pages_needed(&records, page_size);
-        if new_pages == 0 {
-            return (self.freelist.head, Vec::new());
+        let own = self.settle_frees();
+        let held = &mut self.freelist.records_in_meta;
+        let own_bytes = freelist_page::records_len(&own);
+        if own_bytes == 0
+            || freelist_page::records_len(held.iter()) + own_bytes <= self.records_capacity
+        {
+            // Small enough for the meta page, after the records earlier metas held: no
+            // freelist page is written (DESIGN.md, "Freelist and reader tracking").
+            held.extend(own.into_iter().filter(|r| !r.2.is_empty()));
+            self.taken.clear();
+            return SavedFreelist {
+                head: self.freelist.head,
+                records_in_meta: held.clone(),
+                pages: Vec::new(),
+            };
         }
+        // The meta's records go to pages with this commit's own, which start at `own_at`.
+        let mut records = std::mem::take(held);
+        let own_at = records.len();
+        records.extend(own);
+        let new_pages = pages_needed(&records, page_size);
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
         let snapshot_pages = self.freelist.snapshot_pages(page_size);
@@ -299,12 +330,12 @@ impl Allocator {
                     // Taken from the free set: either a page this commit is about to record as
                     // free (then it simply is not), or one recorded free earlier (then it is
                     // recorded as consumed).
-                    let newly_free = &mut records[1].2;
+                    let newly_free = &mut records[own_at + 1].2;
                     match newly_free.iter().position(|&f| f == id) {
                         Some(at) => {
                             newly_free.swap_remove(at);
                         }
-                        None => records[0].2.push(id),
+                        None => records[own_at].2.push(id),
                     }
                 }
                 pages.push(id);
@@ -313,8 +344,13 @@ impl Allocator {
         let packed = freelist_page::pack(&records, page_size);
         let mut next = if snapshot { None } else { self.freelist.head };
         let mut written = Vec::with_capacity(pages.len());
+        // Built from the tail: `pages[0]` becomes the head. The log replays oldest first, so
+        // the head holds the newest pieces and the tail the oldest (records a meta held are
+        // older than this commit's own, and may name the same pages).
         for (i, &id) in pages.iter().enumerate().rev() {
-            let pieces = packed.get(i).map_or(&[][..], Vec::as_slice);
+            let pieces = packed
+                .get(pages.len() - 1 - i)
+                .map_or(&[][..], Vec::as_slice);
             let mut page = vec![0u8; self.page_size].into_boxed_slice();
             let header = PageHeader::of_mut(&mut page);
             header.page_id = id.into();
@@ -336,7 +372,11 @@ impl Allocator {
         self.freelist.chain_written = written_by;
         self.freelist.head = next;
         self.taken.clear();
-        (next, written)
+        SavedFreelist {
+            head: next,
+            records_in_meta: Vec::new(),
+            pages: written,
+        }
     }
 
     /// Ends an aborted transaction: every page it took from the freelist goes back.
@@ -348,8 +388,12 @@ impl Allocator {
 
     /// Ends a committed transaction, handing back the freelist it saved.
     pub(crate) fn into_freelist(mut self) -> FreeList {
-        if self.allocated != [0; STREAMS] {
-            self.freelist.run_hint = self.allocated;
+        // A stream that took nothing keeps its hint: the freelist stream takes pages only
+        // when the records outgrow the meta page, every few dozen small commits.
+        for (hint, &allocated) in self.freelist.run_hint.iter_mut().zip(&self.allocated) {
+            if allocated > 0 {
+                *hint = allocated;
+            }
         }
         self.freelist
     }

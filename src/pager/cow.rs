@@ -3,12 +3,12 @@
 //! page that no snapshot can see, and the original goes to the freelist under this
 //! transaction's id.
 
-use super::alloc::{Allocator, Stream};
+use super::alloc::{Allocator, Record, Stream};
 use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
-use crate::format::{HEADER_SIZE, PageHeader, PageKind, node, overflow};
+use crate::format::{HEADER_SIZE, Meta, PageHeader, PageKind, node, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::ids::{PageMap, PageSet};
 use crate::io::{Mapping, Storage};
@@ -83,6 +83,7 @@ impl<'a> CowPager<'a> {
                 start.durable_txn,
                 start.high_water,
                 start.freelist,
+                Meta::records_capacity(start.page_size),
             ),
             dirty: PageMap::default(),
             sealed: PageSet::default(),
@@ -168,13 +169,13 @@ impl<'a> CowPager<'a> {
         Ok(id)
     }
 
-    /// Adds this transaction's freelist records to its dirty pages and returns the new head.
-    /// Call once, after every tree change.
-    pub(crate) fn save_freelist(&mut self) -> Result<Option<Ptr>> {
-        let (head, pages) = self.alloc.save_freelist();
+    /// Saves this transaction's freelist records (pages among its dirty pages) and returns
+    /// where the log now ends. Call once, after every tree change.
+    pub(crate) fn save_freelist(&mut self) -> Result<(Option<Ptr>, Vec<Record>)> {
+        let saved = self.alloc.save_freelist();
         self.ensure_file()?;
-        self.dirty.extend(pages);
-        Ok(head)
+        self.dirty.extend(saved.pages);
+        Ok((saved.head, saved.records_in_meta))
     }
 
     /// Ends an aborted transaction: every page it took from the freelist goes back.

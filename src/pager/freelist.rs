@@ -3,17 +3,19 @@
 //! In memory: page ids free for reuse now (`ready`) and ids freed by a transaction that a
 //! live reader or a not-yet-durable commit may still need (`pending`, by freeing txn).
 //! On disk: a chain of freelist pages, newest first, each one record ("ids freed by txn T",
-//! or "ids taken into use"). A commit prepends only its own records, so saving is
-//! proportional to the change; when the chain holds more than about twice the live state,
+//! or "ids taken into use"), and the newest records in the meta page itself. A commit adds
+//! only its own records, so saving is proportional to the change; they go into the meta
+//! while they fit there, else to pages; when the chain holds more than about twice the live state,
 //! one commit rewrites it as a snapshot. Records are written after every tree change of the
 //! commit, from pages whose allocation is itself recorded, so saving never loops.
 
 use super::ReadPages;
-use super::alloc::STREAMS;
+use super::alloc::{Record, STREAMS};
 use super::free_set::FreeSet;
 use crate::error::{Error, Result};
+use crate::format::Meta;
 use crate::format::freelist_page::{self, RecordKind};
-use crate::ids::Ptr;
+use crate::ids::{PageId, Ptr};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default, Clone)]
@@ -31,14 +33,18 @@ pub(crate) struct FreeList {
     /// For each page of `chain`, the transaction that wrote it.
     pub(super) chain_written: Vec<u64>,
     pub(super) head: Option<Ptr>,
+    /// The newest records of the log, which the meta page holds after the chain's (oldest
+    /// first).
+    pub(super) records_in_meta: Vec<Record>,
     /// Pages the last committed transaction took, per `Stream`: how long a run each stream
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
 }
 
 impl FreeList {
-    /// Replays the chain starting at `head`.
-    pub(crate) fn load(pages: &ReadPages, head: Option<Ptr>) -> Result<FreeList> {
+    /// Replays the log `meta` ends: the chain from its head, then the records it holds.
+    pub(crate) fn load(pages: &ReadPages, meta: &Meta) -> Result<FreeList> {
+        let head = meta.freelist;
         let mut records = Vec::new();
         let mut chain = Vec::new();
         let mut chain_written = Vec::new();
@@ -54,22 +60,27 @@ impl FreeList {
             next = page.next;
             records.push((ptr.page, page.records));
         }
-        let mut tag_of: HashMap<u64, u64> = HashMap::new();
-        for (page, record) in records
+        let meta_page = PageId(meta.txn_id.0 % 2);
+        let in_chain = records
             .iter()
             .rev()
-            .flat_map(|(p, rs)| rs.iter().map(move |r| (p, r)))
-        {
-            for &id in &record.ids {
+            .flat_map(|(p, rs)| rs.iter().map(move |r| (*p, r.kind, r.tag, &r.ids)));
+        let in_meta = meta
+            .freelist_records
+            .iter()
+            .map(|(kind, tag, ids)| (meta_page, *kind, *tag, ids));
+        let mut tag_of: HashMap<u64, u64> = HashMap::new();
+        for (page, kind, tag, ids) in in_chain.chain(in_meta) {
+            for &id in ids {
                 if id < 2 || id >= pages.high_water {
                     return Err(Error::corruption(
-                        *page,
+                        page,
                         format!("freelist names page {id}, outside 2..{}", pages.high_water),
                     ));
                 }
-                match record.kind {
+                match kind {
                     RecordKind::Freed => {
-                        tag_of.insert(id, record.tag);
+                        tag_of.insert(id, tag);
                     }
                     RecordKind::Consumed => {
                         tag_of.remove(&id);
@@ -88,6 +99,7 @@ impl FreeList {
             chain,
             chain_written,
             head,
+            records_in_meta: meta.freelist_records.clone(),
             run_hint: [0; STREAMS],
         })
     }
@@ -145,7 +157,7 @@ impl FreeList {
     }
 
     /// The records a snapshot of the whole state consists of.
-    pub(super) fn snapshot_records(&self) -> Vec<(RecordKind, u64, Vec<u64>)> {
+    pub(super) fn snapshot_records(&self) -> Vec<Record> {
         let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().collect())];
         for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
             records.push((RecordKind::Freed, tag, ids.clone()));
@@ -155,7 +167,7 @@ impl FreeList {
 }
 
 /// Freelist pages needed for `records` (records without ids need none).
-pub(super) fn pages_needed(records: &[(RecordKind, u64, Vec<u64>)], page_size: usize) -> usize {
+pub(super) fn pages_needed(records: &[Record], page_size: usize) -> usize {
     freelist_page::pages_for(records.iter().map(|r| r.2.len()), page_size)
 }
 

@@ -12,6 +12,7 @@ mod read;
 mod verified;
 pub(crate) mod wal;
 
+pub(crate) use alloc::Record;
 pub(crate) use cow::{CowPager, PagerStart};
 pub(crate) use freelist::FreeList;
 pub(crate) use read::{ReadPages, WalRead};
@@ -87,11 +88,12 @@ impl TxnPager<'_> {
         }
     }
 
-    /// Adds this transaction's freelist records to its pages; returns the new head.
-    pub(crate) fn save_freelist(&mut self) -> Result<Option<crate::ids::Ptr>> {
+    /// Saves this transaction's freelist records; returns the new head of the chain and the
+    /// records the meta holds.
+    pub(crate) fn save_freelist(&mut self) -> Result<(Option<crate::ids::Ptr>, Vec<Record>)> {
         match self {
             TxnPager::Cow(p) => p.save_freelist(),
-            TxnPager::Wal(p) => p.save_freelist(),
+            TxnPager::Wal(p) => Ok((p.save_freelist()?, Vec::new())),
         }
     }
 

@@ -158,12 +158,13 @@ fn prepare(
         )
         .into());
     }
-    let freelist = pager.save_freelist()?;
+    let (freelist, freelist_records) = pager.save_freelist()?;
     Ok(Meta {
         page_size: shared.page_size as u32,
         txn_id: TxnId(txn),
         catalog,
         freelist,
+        freelist_records,
         high_water: pager.high_water(),
         pages_synced_first: durable && shared.protocol == CommitProtocol::TwoSync,
         wal_mode: shared.mode == Mode::Wal,

@@ -251,7 +251,7 @@ impl Drop for WriteTransaction<'_> {
 /// follow while it loads).
 fn load_freelist(shared: &Shared) -> Result<FreeList> {
     let snapshot = shared.published().snapshot.clone();
-    FreeList::load(&snapshot.pages(), snapshot.meta.freelist)
+    FreeList::load(&snapshot.pages(), &snapshot.meta)
 }
 
 /// A table inside a write transaction.

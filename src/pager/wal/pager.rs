@@ -53,6 +53,8 @@ impl WalPager {
                 u64::MAX,
                 start.high_water,
                 start.freelist,
+                // The log's commit frame holds the meta's fixed fields only.
+                0,
             ),
             main: start.main,
             log: start.log,
@@ -88,9 +90,13 @@ impl WalPager {
 
     /// Adds this transaction's freelist records to its dirty pages; returns the new head.
     pub(crate) fn save_freelist(&mut self) -> Result<Option<Ptr>> {
-        let (head, pages) = self.alloc.save_freelist();
-        self.dirty.extend(pages);
-        Ok(head)
+        let saved = self.alloc.save_freelist();
+        debug_assert!(
+            saved.records_in_meta.is_empty(),
+            "no records in a log-mode meta"
+        );
+        self.dirty.extend(saved.pages);
+        Ok(saved.head)
     }
 
     /// Bytes of changed pages and overflow runs held in memory.
