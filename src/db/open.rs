@@ -7,7 +7,7 @@ use crate::format::header::verify_page;
 use crate::format::meta::MetaError;
 use crate::format::node::{LeafValue, Node};
 use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_size};
-use crate::ids::{Ptr, TxnId};
+use crate::ids::{PageId, Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog, checkpoint};
 use crate::pager::{ReadPages, VerifiedPages};
@@ -88,7 +88,7 @@ fn main_meta(
     map: &Mapping,
 ) -> Result<(Meta, bool, Vec<Meta>)> {
     let (metas, damaged_meta) = read_metas(storage, file_len)?;
-    let (meta, fell_back) = choose_meta(map, &metas)?;
+    let (meta, fell_back) = choose_meta(map, &metas, file_len)?;
     if damaged_meta {
         log::warn!(
             "bough: one meta page is damaged or torn; opened the other (transaction {})",
@@ -324,14 +324,18 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)>
 }
 
 /// The newest meta whose tree is whole, and whether an older one had to be used.
-fn choose_meta(map: &crate::io::Mapping, metas: &[Meta]) -> Result<(Meta, bool)> {
+fn choose_meta(map: &crate::io::Mapping, metas: &[Meta], file_len: u64) -> Result<(Meta, bool)> {
     let newest = &metas[0];
     let older = metas.get(1);
-    if newest.pages_synced_first {
-        return Ok((newest.clone(), false));
-    }
     let since = older.map_or(0, |m| m.txn_id.0);
-    match verify_recent(map, newest, since) {
+    let whole = within_file(newest, file_len).and_then(|()| {
+        if newest.pages_synced_first {
+            Ok(())
+        } else {
+            verify_recent(map, newest, since)
+        }
+    });
+    match whole {
         Ok(()) => Ok((newest.clone(), false)),
         Err(e) => match older {
             Some(older) => {
@@ -346,6 +350,24 @@ fn choose_meta(map: &crate::io::Mapping, metas: &[Meta]) -> Result<(Meta, bool)>
             None => Err(e),
         },
     }
+}
+
+/// Whether the file holds every page below `meta`'s high-water mark: a commit grows the file
+/// before writing its meta, so a shorter file lost that growth at a crash, and the commit
+/// did not reach the disk whole (even when nothing it reaches lies beyond the end: an empty
+/// tree whose freelist records the meta holds).
+fn within_file(meta: &Meta, file_len: u64) -> Result<()> {
+    let pages = file_len / u64::from(meta.page_size);
+    if meta.high_water > pages {
+        return Err(Error::corruption(
+            PageId(meta.txn_id.0 % 2),
+            format!(
+                "high-water mark {} lies beyond the file ({pages} pages)",
+                meta.high_water
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks every page written after transaction `since` that `meta` reaches: each must carry
