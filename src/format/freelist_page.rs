@@ -26,6 +26,10 @@ pub(crate) struct Record {
     pub ids: Vec<u64>,
 }
 
+/// A record as the writer builds it: kind, tag and page ids (the layout of [`Record`],
+/// without names, so that the allocator can grow its id lists in place).
+pub(crate) type RecordParts = (RecordKind, u64, Vec<u64>);
+
 /// A piece of a record that lands on one page.
 pub(crate) type Piece<'a> = (RecordKind, u64, &'a [u64]);
 
@@ -42,10 +46,7 @@ fn body_capacity(page_size: usize) -> usize {
 
 /// Splits `records` (kind, tag, ids) into the pieces each page holds, filling pages in order.
 /// Records without ids take no space.
-pub(crate) fn pack<'a>(
-    records: &'a [(RecordKind, u64, Vec<u64>)],
-    page_size: usize,
-) -> Vec<Vec<Piece<'a>>> {
+pub(crate) fn pack<'a>(records: &'a [RecordParts], page_size: usize) -> Vec<Vec<Piece<'a>>> {
     let capacity = body_capacity(page_size);
     let mut pages: Vec<Vec<Piece>> = Vec::new();
     let mut used = capacity;
@@ -140,9 +141,7 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
 }
 
 /// Bytes `records` take when packed one after another (records without ids take none).
-pub(crate) fn records_len<'a>(
-    records: impl IntoIterator<Item = &'a (RecordKind, u64, Vec<u64>)>,
-) -> usize {
+pub(crate) fn records_len<'a>(records: impl IntoIterator<Item = &'a RecordParts>) -> usize {
     records
         .into_iter()
         .filter(|r| !r.2.is_empty())
@@ -152,7 +151,7 @@ pub(crate) fn records_len<'a>(
 
 /// Appends `records` to `out`, packed as on a freelist page (records without ids are left
 /// out): the layout of the records a meta page holds.
-pub(crate) fn encode_records(out: &mut Vec<u8>, records: &[(RecordKind, u64, Vec<u64>)]) {
+pub(crate) fn encode_records(out: &mut Vec<u8>, records: &[RecordParts]) {
     for (kind, tag, ids) in records.iter().filter(|r| !r.2.is_empty()) {
         out.extend_from_slice(&(*kind as u32).to_le_bytes());
         out.extend_from_slice(&(ids.len() as u32).to_le_bytes());

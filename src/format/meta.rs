@@ -1,7 +1,7 @@
 //! Meta pages 0 and 1 (DESIGN.md, "Meta page").
 
 use super::FORMAT_VERSION;
-use super::freelist_page::{self, RecordKind};
+use super::freelist_page::{self, RecordParts};
 use crate::ids::{PageId, Ptr, TxnId};
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -44,7 +44,7 @@ pub(crate) struct Meta {
     pub freelist: Option<Ptr>,
     /// The newest records of the freelist's log, held in the meta page itself after the
     /// fixed fields (DESIGN.md, "Freelist and reader tracking"); always empty in log mode.
-    pub freelist_records: Vec<(RecordKind, u64, Vec<u64>)>,
+    pub freelist_records: Vec<RecordParts>,
     /// Pages `[0, high_water)` are in use or free; none beyond.
     pub high_water: u64,
     /// Written after its pages were synced (two-phase commit): its tree is whole whenever the
@@ -103,9 +103,10 @@ impl Meta {
         }
         let records_len = raw.records_len.get() as usize;
         let page_size = raw.page_size.get() as usize;
+        let records_end = META_SIZE.saturating_add(records_len);
         let Some(records) = bytes
-            .get(META_SIZE..META_SIZE + records_len)
-            .filter(|_| META_SIZE + records_len <= page_size)
+            .get(META_SIZE..records_end)
+            .filter(|_| records_end <= page_size)
             .filter(|records| crc32c::crc32c(records) == raw.records_crc.get())
         else {
             return Err(MetaError::BadRecords);
@@ -183,6 +184,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::freelist_page::RecordKind;
 
     fn sample() -> Meta {
         Meta {

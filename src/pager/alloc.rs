@@ -5,7 +5,7 @@
 use super::freelist::{FreeList, pages_needed};
 use crate::error::{Error, Result};
 use crate::format::PageHeader;
-use crate::format::freelist_page::{self, RecordKind};
+use crate::format::freelist_page::{self, RecordKind, RecordParts};
 use crate::ids::PageSet;
 use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
@@ -97,12 +97,9 @@ pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
 /// holds after them, and the pages it wrote for the chain.
 pub(crate) struct SavedFreelist {
     pub head: Option<Ptr>,
-    pub records_in_meta: Vec<Record>,
+    pub records_in_meta: Vec<RecordParts>,
     pub pages: FreelistPages,
 }
-
-/// A freelist record: kind, tag and page ids.
-pub(crate) type Record = (RecordKind, u64, Vec<u64>);
 
 impl Allocator {
     pub(crate) fn new(
@@ -248,7 +245,7 @@ impl Allocator {
 
     /// Moves every fresh page freed again back to where it came from and returns the
     /// records this commit appends to the freelist log.
-    fn settle_frees(&mut self) -> Vec<Record> {
+    fn settle_frees(&mut self) -> Vec<RecordParts> {
         let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
         for id in self.loose.drain(..) {

@@ -3,11 +3,12 @@
 //! page that no snapshot can see, and the original goes to the freelist under this
 //! transaction's id.
 
-use super::alloc::{Allocator, Record, Stream};
+use super::alloc::{Allocator, Stream};
 use super::dirty;
 use super::freelist::FreeList;
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
+use crate::format::freelist_page::RecordParts;
 use crate::format::{HEADER_SIZE, Meta, PageHeader, PageKind, node, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::ids::{PageMap, PageSet};
@@ -171,7 +172,7 @@ impl<'a> CowPager<'a> {
 
     /// Saves this transaction's freelist records (pages among its dirty pages) and returns
     /// where the log now ends. Call once, after every tree change.
-    pub(crate) fn save_freelist(&mut self) -> Result<(Option<Ptr>, Vec<Record>)> {
+    pub(crate) fn save_freelist(&mut self) -> Result<(Option<Ptr>, Vec<RecordParts>)> {
         let saved = self.alloc.save_freelist();
         self.ensure_file()?;
         self.dirty.extend(saved.pages);

@@ -10,11 +10,11 @@
 //! commit, from pages whose allocation is itself recorded, so saving never loops.
 
 use super::ReadPages;
-use super::alloc::{Record, STREAMS};
+use super::alloc::STREAMS;
 use super::free_set::FreeSet;
 use crate::error::{Error, Result};
 use crate::format::Meta;
-use crate::format::freelist_page::{self, RecordKind};
+use crate::format::freelist_page::{self, RecordKind, RecordParts};
 use crate::ids::{PageId, Ptr};
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,7 +35,7 @@ pub(crate) struct FreeList {
     pub(super) head: Option<Ptr>,
     /// The newest records of the log, which the meta page holds after the chain's (oldest
     /// first).
-    pub(super) records_in_meta: Vec<Record>,
+    pub(super) records_in_meta: Vec<RecordParts>,
     /// Pages the last committed transaction took, per `Stream`: how long a run each stream
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
@@ -157,7 +157,7 @@ impl FreeList {
     }
 
     /// The records a snapshot of the whole state consists of.
-    pub(super) fn snapshot_records(&self) -> Vec<Record> {
+    pub(super) fn snapshot_records(&self) -> Vec<RecordParts> {
         let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().collect())];
         for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
             records.push((RecordKind::Freed, tag, ids.clone()));
@@ -167,7 +167,7 @@ impl FreeList {
 }
 
 /// Freelist pages needed for `records` (records without ids need none).
-pub(super) fn pages_needed(records: &[Record], page_size: usize) -> usize {
+pub(super) fn pages_needed(records: &[RecordParts], page_size: usize) -> usize {
     freelist_page::pages_for(records.iter().map(|r| r.2.len()), page_size)
 }
 

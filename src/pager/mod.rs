@@ -12,7 +12,6 @@ mod read;
 mod verified;
 pub(crate) mod wal;
 
-pub(crate) use alloc::Record;
 pub(crate) use cow::{CowPager, PagerStart};
 pub(crate) use freelist::FreeList;
 pub(crate) use read::{ReadPages, WalRead};
@@ -20,6 +19,7 @@ pub(crate) use verified::VerifiedPages;
 
 use crate::error::Result;
 use crate::format::PageKind;
+use crate::format::freelist_page::RecordParts;
 use crate::ids::{PageId, Ptr};
 
 /// Read access to tree pages and overflow values.
@@ -90,7 +90,7 @@ impl TxnPager<'_> {
 
     /// Saves this transaction's freelist records; returns the new head of the chain and the
     /// records the meta holds.
-    pub(crate) fn save_freelist(&mut self) -> Result<(Option<crate::ids::Ptr>, Vec<Record>)> {
+    pub(crate) fn save_freelist(&mut self) -> Result<(Option<crate::ids::Ptr>, Vec<RecordParts>)> {
         match self {
             TxnPager::Cow(p) => p.save_freelist(),
             TxnPager::Wal(p) => Ok((p.save_freelist()?, Vec::new())),
