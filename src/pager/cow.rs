@@ -43,8 +43,12 @@ pub(crate) struct CowPager<'a> {
     /// the memory budget), with their checksums. None of their children is in `dirty`
     /// (DESIGN.md, "Spilling dirty pages").
     spilled: PageMap<u32>,
+    /// The memory budget for dirty pages, in bytes.
+    budget: usize,
     /// How many dirty pages may stay in memory between operations.
     budget_pages: usize,
+    /// How many times a spilled page was read back to change it again.
+    read_back: u64,
     grew: bool,
 }
 
@@ -89,7 +93,9 @@ impl<'a> CowPager<'a> {
             dirty: PageMap::default(),
             sealed: PageSet::default(),
             spilled: PageMap::default(),
+            budget: start.dirty_budget,
             budget_pages: (start.dirty_budget / start.page_size).max(1),
+            read_back: 0,
             grew: start.length_unsynced,
         }
     }
@@ -354,6 +360,16 @@ impl PageStore for CowPager<'_> {
         Ok(())
     }
 
+    fn thrashing(&self) -> bool {
+        // An eighth of the budget read back: random changes over a tree several times the
+        // budget get there within a few thousand operations; ordered ones never do.
+        self.read_back > 0 && self.read_back >= (self.budget / self.page_size / 8) as u64
+    }
+
+    fn reserve_memory(&mut self, bytes: usize) {
+        self.budget_pages = (self.budget.saturating_sub(bytes) / self.page_size).max(1);
+    }
+
     fn page_mut(&mut self, id: PageId) -> &mut [u8] {
         self.dirty
             .get_mut(&id.0)
@@ -369,6 +385,7 @@ impl PageStore for CowPager<'_> {
             // changed in place again, in memory.
             let page: Box<[u8]> = self.pages().raw(ptr.page, 1)?.into();
             self.dirty.insert(ptr.page.0, page);
+            self.read_back += 1;
             return Ok(ptr.page);
         }
         let mut page: Box<[u8]> = self.pages().checked_page(ptr)?.into();

@@ -64,6 +64,16 @@ pub(crate) trait PageStore: PageSource {
     fn end_operation(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether this transaction keeps changing pages it wrote early to stay within its
+    /// memory budget: its changes reach more pages than the budget holds, in no useful
+    /// order, so changes applied in key order would serve it better (DESIGN.md, "Held
+    /// inserts").
+    fn thrashing(&self) -> bool {
+        false
+    }
+    /// Sets aside `bytes` of the memory budget for the transaction's other uses: dirty pages
+    /// keep within the rest from the next `end_operation` on.
+    fn reserve_memory(&mut self, _bytes: usize) {}
 }
 
 /// The page store of one write transaction, in either storage mode.

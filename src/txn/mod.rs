@@ -3,6 +3,7 @@
 
 mod catalog;
 mod commit;
+mod held;
 pub(crate) use commit::try_checkpoint;
 mod range;
 mod read;

@@ -2,6 +2,7 @@
 //! without `commit`, it leaves no trace.
 
 use super::commit::{self, CommitInput};
+use super::held::HeldInserts;
 use super::range::{Range, bounds};
 use super::read::table_names;
 use super::{Shared, TableRecord, WriterState, validate_table_name};
@@ -34,6 +35,8 @@ pub struct WriteTransaction<'db> {
     txn: u64,
     catalog: Option<Ptr>,
     tables: BTreeMap<String, TableState>,
+    /// Inserts held back per table; at most one table holds any between operations.
+    held: BTreeMap<String, HeldInserts>,
     deleted: BTreeSet<String>,
     durability: Durability,
     /// An operation failed part-way: the transaction can only be aborted.
@@ -94,6 +97,7 @@ impl<'db> WriteTransaction<'db> {
             txn,
             catalog,
             tables: BTreeMap::new(),
+            held: BTreeMap::new(),
             deleted: BTreeSet::new(),
             durability: shared.durability,
             failed: false,
@@ -114,14 +118,44 @@ impl<'db> WriteTransaction<'db> {
             .source()
     }
 
-    /// Bytes of changed pages this transaction holds in memory now (see
+    /// Bytes of changed pages and held inserts this transaction keeps in memory now (see
     /// [`Builder::dirty_page_budget`](crate::Builder::dirty_page_budget)).
     pub fn dirty_memory(&self) -> usize {
-        match self.pager.as_ref() {
+        let pages = match self.pager.as_ref() {
             Some(TxnPager::Cow(p)) => p.dirty_bytes(),
             Some(TxnPager::Wal(p)) => p.dirty_bytes(),
             None => 0,
+        };
+        pages + self.held.values().map(HeldInserts::bytes).sum::<usize>()
+    }
+
+    /// How many inserts this transaction holds back, to apply in key order (DESIGN.md, "Held
+    /// inserts"). Reads see them all the same; they reach the trees at the latest at commit.
+    pub fn held_inserts(&self) -> usize {
+        self.held.values().map(HeldInserts::count).sum()
+    }
+
+    /// Applies the inserts held for every table but `except`.
+    fn apply_held(&mut self, except: Option<&str>) -> Result<()> {
+        let pager = self
+            .pager
+            .as_mut()
+            .expect("the pager lives until commit or abort")
+            .store();
+        for (name, held) in &mut self.held {
+            if held.is_empty() || except == Some(name.as_str()) {
+                continue;
+            }
+            let state = self
+                .tables
+                .get_mut(name)
+                .expect("a table with held inserts is open in this transaction");
+            if let Err(error) = held.apply(pager, state) {
+                self.failed = true;
+                return Err(error);
+            }
         }
+        Ok(())
     }
 
     /// Overrides the database's durability for this commit.
@@ -168,12 +202,18 @@ impl<'db> WriteTransaction<'db> {
     pub fn open_table(&mut self, name: &str) -> Result<Table<'_>> {
         validate_table_name(name)?;
         self.check_usable()?;
+        // One table at a time holds inserts, so that together they keep within the budget.
+        self.apply_held(Some(name))?;
         let state = self.table_state(name)?.unwrap_or(TableState {
             root: None,
             len: 0,
             changed: true,
         });
         let state = self.tables.entry(name.to_owned()).or_insert(state);
+        let held = self
+            .held
+            .entry(name.to_owned())
+            .or_insert_with(|| HeldInserts::new(self.shared.dirty_budget / 4 * 3));
         Ok(Table {
             pager: self
                 .pager
@@ -181,6 +221,7 @@ impl<'db> WriteTransaction<'db> {
                 .expect("the pager lives until commit or abort")
                 .store(),
             state,
+            held,
             failed: &mut self.failed,
         })
     }
@@ -192,6 +233,7 @@ impl<'db> WriteTransaction<'db> {
         let Some(state) = self.table_state(name)? else {
             return Ok(false);
         };
+        self.held.remove(name);
         let freed =
             btree::free_tree(self.store(), state.root).and_then(|()| self.store().end_operation());
         if freed.is_err() {
@@ -216,6 +258,7 @@ impl<'db> WriteTransaction<'db> {
     /// Makes every change durable (per the durability setting) and visible to new readers.
     pub fn commit(mut self) -> Result<()> {
         self.check_usable()?;
+        self.apply_held(None)?;
         let pager = self
             .pager
             .take()
@@ -258,6 +301,7 @@ fn load_freelist(shared: &Shared) -> Result<FreeList> {
 pub struct Table<'txn> {
     pager: &'txn mut dyn PageStore,
     state: &'txn mut TableState,
+    held: &'txn mut HeldInserts,
     failed: &'txn mut bool,
 }
 
@@ -273,18 +317,20 @@ impl std::fmt::Debug for Table<'_> {
 impl Table<'_> {
     /// The value stored under `key`, including this transaction's writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        if let Some(value) = self.held.get(key) {
+            return Ok(Some(value));
+        }
         btree::get(&*self.pager, self.state.root, key)
     }
 
     /// Entries with keys in `r`, in order; iterate from either end.
     pub fn range<'k>(&self, r: impl RangeBounds<&'k [u8]>) -> Result<Range<'_>> {
         let (start, end) = bounds(&r);
-        Ok(Range::new(RangeIter::new(
-            &*self.pager,
-            self.state.root,
-            start,
-            end,
-        )?))
+        let tree = RangeIter::new(&*self.pager, self.state.root, start, end)?;
+        Ok(match self.held.is_empty() {
+            true => Range::new(tree),
+            false => Range::with_held(tree, self.held.range(start, end)),
+        })
     }
 
     /// All entries, in order.
@@ -294,12 +340,19 @@ impl Table<'_> {
 
     /// The number of entries.
     pub fn len(&self) -> Result<u64> {
-        Ok(self.state.len)
+        if self.held.is_empty() {
+            return Ok(self.state.len);
+        }
+        let (pager, root) = (&*self.pager, self.state.root);
+        let new_keys = self
+            .held
+            .new_keys(|key| Ok(btree::get(pager, root, key)?.is_some()))?;
+        Ok(self.state.len + new_keys)
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.state.len == 0)
+        Ok(self.state.len == 0 && self.held.is_empty())
     }
 
     /// The entry with the smallest key.
@@ -336,6 +389,14 @@ impl Table<'_> {
                 max: MAX_VALUE_LEN,
             });
         }
+        let held = self.held.engage(self.pager);
+        if self.guard(held)? {
+            if self.held.hold(key, value) {
+                let applied = self.held.apply(self.pager, self.state);
+                self.guard(applied)?;
+            }
+            return Ok(());
+        }
         let result = btree::insert(self.pager, self.state.root, key, value)
             .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, existed) = self.guard(result)?;
@@ -353,6 +414,8 @@ impl Table<'_> {
         if key.len() > MAX_KEY_LEN {
             return Ok(false);
         }
+        // A held value may stand over one in the tree: both go.
+        let was_held = self.held.release(key);
         let result = btree::remove(self.pager, self.state.root, key)
             .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, removed) = self.guard(result)?;
@@ -361,6 +424,6 @@ impl Table<'_> {
             self.state.len -= 1;
             self.state.changed = true;
         }
-        Ok(removed)
+        Ok(removed || was_held)
     }
 }

@@ -1,0 +1,245 @@
+//! Held inserts (DESIGN.md, "Held inserts"): once a copy-on-write transaction keeps reading
+//! back pages it spilled, it holds its inserts and applies them in key order. Every read inside
+//! the transaction still sees them, removals reach them, the memory budget still bounds the
+//! whole, and commit, abort, table deletion and reopening behave as without them. Log mode
+//! never holds inserts; the same checks run there against the same model.
+
+mod common;
+
+use bough::{Mode, Table};
+use common::{Options, Rng, TestDb, check_ok, read_all, test_mode, write};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+const BUDGET: usize = 64 * 4096;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn key(rng: &mut Rng) -> Vec<u8> {
+    (0..3).flat_map(|_| rng.next_u64().to_le_bytes()).collect()
+}
+
+fn value(rng: &mut Rng) -> Vec<u8> {
+    let len = 100 + rng.index(100);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+fn holds() -> bool {
+    test_mode() == Mode::CopyOnWrite
+}
+
+fn owned(entry: bough::Result<(&[u8], &[u8])>) -> (Vec<u8>, Vec<u8>) {
+    let (k, v) = entry.unwrap();
+    (k.to_vec(), v.to_vec())
+}
+
+fn all(model: &Model) -> Vec<(Vec<u8>, Vec<u8>)> {
+    model.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Inserts `count` random entries, in the table and the model.
+fn fill(table: &mut Table<'_>, rng: &mut Rng, count: usize, model: &mut Model) {
+    for _ in 0..count {
+        let (k, v) = (key(rng), value(rng));
+        table.insert(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+}
+
+/// Up to 20 entries from `from` on, both ways, against the model.
+fn check_short_ranges(table: &Table<'_>, model: &Model, from: &[u8]) {
+    let forward: Vec<_> = table.range(from..).unwrap().take(20).map(owned).collect();
+    let expected: Vec<_> = model
+        .range(from.to_vec()..)
+        .take(20)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(forward, expected);
+    let backward: Vec<_> = table
+        .range(..=from)
+        .unwrap()
+        .rev()
+        .take(20)
+        .map(owned)
+        .collect();
+    let expected: Vec<_> = model
+        .range(..=from.to_vec())
+        .rev()
+        .take(20)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(backward, expected);
+}
+
+#[test]
+fn a_thrashing_transaction_reads_its_held_inserts_everywhere() {
+    let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(21);
+    let mut model = Model::new();
+    write(db.db(), |tx| {
+        fill(
+            &mut tx.open_table("t").unwrap(),
+            &mut rng,
+            3_000,
+            &mut model,
+        )
+    });
+    let mut most_held = 0;
+    let mut most_memory = 0;
+    write(db.db(), |tx| {
+        for step in 0..30_000 {
+            {
+                let mut table = tx.open_table("t").unwrap();
+                let existing = || model.keys().nth(step * 7919 % model.len()).unwrap().clone();
+                match rng.index(100) {
+                    0..50 => fill(&mut table, &mut rng, 1, &mut model),
+                    50..65 => {
+                        let (k, v) = (existing(), value(&mut rng));
+                        table.insert(&k, &v).unwrap();
+                        model.insert(k, v);
+                    }
+                    65..75 => {
+                        let k = existing();
+                        assert!(table.remove(&k).unwrap());
+                        model.remove(&k);
+                    }
+                    75..78 => assert!(!table.remove(&key(&mut rng)).unwrap()),
+                    78..88 => {
+                        let k = existing();
+                        assert_eq!(table.get(&k).unwrap(), model.get(&k).map(|v| &v[..]));
+                        assert_eq!(table.get(&key(&mut rng)).unwrap(), None);
+                    }
+                    88..93 => assert_eq!(table.len().unwrap(), model.len() as u64),
+                    93..98 => check_short_ranges(&table, &model, &key(&mut rng)),
+                    _ => {
+                        let first = table
+                            .first()
+                            .unwrap()
+                            .map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let last = table.last().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec()));
+                        let first_model = model.iter().next().map(|(k, v)| (k.clone(), v.clone()));
+                        let last_model = model.iter().last().map(|(k, v)| (k.clone(), v.clone()));
+                        assert_eq!((first, last), (first_model, last_model));
+                    }
+                }
+            }
+            most_held = most_held.max(tx.held_inserts());
+            most_memory = most_memory.max(tx.dirty_memory());
+        }
+        let table = tx.open_table("t").unwrap();
+        assert_eq!(table.len().unwrap(), model.len() as u64);
+        assert!(!table.is_empty().unwrap());
+        let forward: Vec<_> = table.iter().unwrap().map(owned).collect();
+        assert_eq!(forward, all(&model));
+        let mut backward: Vec<_> = table.iter().unwrap().rev().map(owned).collect();
+        backward.reverse();
+        assert_eq!(backward, all(&model));
+    });
+    if holds() {
+        // Thousands, not a handful: the budget holds about 1,100 of these entries.
+        assert!(most_held > 500, "at most {most_held} inserts were held");
+        assert!(most_memory <= BUDGET, "{most_memory} bytes in memory");
+    } else {
+        assert_eq!(most_held, 0);
+    }
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+    db.reopen();
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+    check_ok(db.db());
+}
+
+#[test]
+fn switching_tables_applies_the_held_inserts_first() {
+    let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(8);
+    let (mut a, mut b) = (Model::new(), Model::new());
+    write(db.db(), |tx| {
+        fill(&mut tx.open_table("a").unwrap(), &mut rng, 20_000, &mut a);
+        let held = tx.held_inserts();
+        if holds() {
+            assert!(held > 0, "20,000 random inserts held none");
+        }
+        tx.open_table("b").unwrap();
+        assert_eq!(tx.held_inserts(), 0, "opening another table applies them");
+        fill(&mut tx.open_table("b").unwrap(), &mut rng, 10, &mut b);
+        let table = tx.open_table("a").unwrap();
+        assert_eq!(table.len().unwrap(), a.len() as u64);
+        assert_eq!(
+            table.iter().unwrap().map(owned).collect::<Vec<_>>(),
+            all(&a)
+        );
+    });
+    db.reopen();
+    assert_eq!(read_all(db.db(), "a"), all(&a));
+    assert_eq!(read_all(db.db(), "b"), all(&b));
+}
+
+#[test]
+fn abort_and_table_deletion_drop_held_inserts() {
+    let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(13);
+    let mut model = Model::new();
+    write(db.db(), |tx| {
+        fill(
+            &mut tx.open_table("kept").unwrap(),
+            &mut rng,
+            500,
+            &mut model,
+        )
+    });
+    {
+        let mut tx = db.db().begin_write().unwrap();
+        fill(
+            &mut tx.open_table("kept").unwrap(),
+            &mut rng,
+            20_000,
+            &mut Model::new(),
+        );
+        assert!(!holds() || tx.held_inserts() > 0);
+        tx.abort().unwrap();
+    }
+    assert_eq!(read_all(db.db(), "kept"), all(&model));
+    write(db.db(), |tx| {
+        fill(
+            &mut tx.open_table("doomed").unwrap(),
+            &mut rng,
+            20_000,
+            &mut Model::new(),
+        );
+        assert!(!holds() || tx.held_inserts() > 0);
+        assert!(tx.delete_table("doomed").unwrap());
+        assert_eq!(tx.held_inserts(), 0);
+        let table = tx.open_table("doomed").unwrap();
+        assert!(table.is_empty().unwrap());
+        assert_eq!(table.iter().unwrap().count(), 0);
+    });
+    db.reopen();
+    assert_eq!(read_all(db.db(), "kept"), all(&model));
+    assert!(read_all(db.db(), "doomed").is_empty());
+    check_ok(db.db());
+}
+
+#[test]
+fn empty_and_reversed_bounds_over_held_inserts() {
+    let db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(2);
+    let mut model = Model::new();
+    write(db.db(), |tx| {
+        let mut table = tx.open_table("t").unwrap();
+        fill(&mut table, &mut rng, 20_000, &mut model);
+        let keys: Vec<Vec<u8>> = model.keys().step_by(997).cloned().collect();
+        for pair in keys.windows(2) {
+            let (low, high) = (&pair[0][..], &pair[1][..]);
+            assert_eq!(table.range(high..low).unwrap().count(), 0);
+            let excluded = (Bound::Excluded(low), Bound::Excluded(low));
+            assert_eq!(table.range(excluded).unwrap().count(), 0);
+            assert_eq!(table.range(low..low).unwrap().count(), 0);
+            assert_eq!(table.range(low..=low).unwrap().count(), 1);
+            let between = table.range(low..high).unwrap().count();
+            assert_eq!(
+                between,
+                model.range(pair[0].clone()..pair[1].clone()).count()
+            );
+        }
+    });
+}
