@@ -243,3 +243,36 @@ fn empty_and_reversed_bounds_over_held_inserts() {
         }
     });
 }
+
+#[test]
+fn memory_stays_within_tiny_budgets_and_insert_remove_loops() {
+    for pages in [1, 2, 3, 5] {
+        let budget = pages * 4096;
+        let mut db = TestDb::with(Options::default().dirty_budget(budget));
+        let mut rng = Rng::new(pages as u64);
+        let mut model = Model::new();
+        let mut most = 0;
+        write(db.db(), |tx| {
+            for _ in 0..3_000 {
+                fill(&mut tx.open_table("t").unwrap(), &mut rng, 1, &mut model);
+                most = most.max(tx.dirty_memory());
+            }
+            // A key inserted and removed again and again leaves nothing held, but its
+            // bookkeeping must not grow past the budget either.
+            let (k, v) = (key(&mut rng), value(&mut rng));
+            for _ in 0..20_000 {
+                {
+                    let mut table = tx.open_table("t").unwrap();
+                    table.insert(&k, &v).unwrap();
+                    assert!(table.remove(&k).unwrap());
+                }
+                most = most.max(tx.dirty_memory());
+            }
+        });
+        if holds() {
+            assert!(most <= budget, "{most} bytes in memory, budget {budget}");
+        }
+        db.reopen();
+        assert_eq!(read_all(db.db(), "t"), all(&model));
+    }
+}

@@ -366,8 +366,11 @@ impl PageStore for CowPager<'_> {
         self.read_back > 0 && self.read_back >= (self.budget / self.page_size / 8) as u64
     }
 
-    fn reserve_memory(&mut self, bytes: usize) {
+    fn reserve_memory(&mut self, bytes: usize) -> usize {
         self.budget_pages = (self.budget.saturating_sub(bytes) / self.page_size).max(1);
+        self.budget
+            .saturating_sub(self.budget_pages * self.page_size)
+            .min(bytes)
     }
 
     fn page_mut(&mut self, id: PageId) -> &mut [u8] {

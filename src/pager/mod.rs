@@ -71,9 +71,12 @@ pub(crate) trait PageStore: PageSource {
     fn thrashing(&self) -> bool {
         false
     }
-    /// Sets aside `bytes` of the memory budget for the transaction's other uses: dirty pages
-    /// keep within the rest from the next `end_operation` on.
-    fn reserve_memory(&mut self, _bytes: usize) {}
+    /// Sets aside up to `bytes` of the memory budget for the transaction's other uses and
+    /// returns how much it did: dirty pages keep within the rest from the next
+    /// `end_operation` on.
+    fn reserve_memory(&mut self, _bytes: usize) -> usize {
+        0
+    }
 }
 
 /// The page store of one write transaction, in either storage mode.

@@ -10,9 +10,20 @@ use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::ops::Bound;
 
-/// Bytes counted for each held entry beyond its key and value: its share of the map's nodes
-/// and the two allocations.
-const ENTRY_OVERHEAD: usize = 64;
+/// Bytes counted for each held entry beside the allocations of its key and value: its slot in
+/// the map's nodes (two boxes and a cell), with the nodes' slack.
+const SLOT_BYTES: usize = 64;
+
+/// Bytes a heap allocation of `len` bytes takes, allocator header and rounding included
+/// (glibc's malloc: 16-byte steps, 32 at least).
+fn allocation(len: usize) -> usize {
+    (len + 8).next_multiple_of(16).max(32)
+}
+
+/// Bytes counted for a held entry.
+fn entry_bytes(key: &[u8], value_len: usize) -> usize {
+    allocation(key.len()) + allocation(value_len) + SLOT_BYTES
+}
 
 #[derive(Debug)]
 struct Held {
@@ -31,6 +42,7 @@ pub(crate) struct HeldInserts {
     /// The table holds its inserts (from the first sign of thrashing to the commit).
     engaged: bool,
     entries: BTreeMap<Box<[u8]>, Held>,
+    /// Bytes the entries take (`entry_bytes` each).
     bytes: usize,
     /// Held keys known to be absent from the tree.
     new_keys: Cell<u64>,
@@ -59,17 +71,19 @@ impl HeldInserts {
         self.entries.len()
     }
 
-    /// Bytes of memory the held entries take, approximately.
+    /// Bytes of memory the held entries take, approximately, with the keys `len` has yet to
+    /// look up.
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.unresolved.borrow().len()
     }
 
     /// Whether the next insert should be held: from the store's first sign of thrashing on,
     /// with the store's memory budget shared with the held entries.
     pub(crate) fn engage(&mut self, store: &mut dyn PageStore) -> Result<bool> {
         if !self.engaged && self.capacity > 0 && store.thrashing() {
-            self.engaged = true;
-            store.reserve_memory(self.capacity);
+            // As much as the store can set aside: it keeps at least one page.
+            self.capacity = store.reserve_memory(self.capacity);
+            self.engaged = self.capacity > 0;
             // Down to the smaller budget now: held inserts do not end operations.
             store.end_operation()?;
         }
@@ -87,7 +101,8 @@ impl HeldInserts {
         match self.entries.entry(key.into()) {
             btree_map::Entry::Occupied(mut held) => {
                 let held = held.get_mut();
-                self.bytes = self.bytes - held.value.len() + value.len();
+                self.bytes =
+                    self.bytes - entry_bytes(key, held.value.len()) + entry_bytes(key, value.len());
                 held.value = value.into();
             }
             btree_map::Entry::Vacant(slot) => {
@@ -98,10 +113,10 @@ impl HeldInserts {
                 let unresolved = self.unresolved.get_mut();
                 unresolved.extend_from_slice(&(key.len() as u16).to_le_bytes());
                 unresolved.extend_from_slice(key);
-                self.bytes += 2 * key.len() + value.len() + ENTRY_OVERHEAD;
+                self.bytes += entry_bytes(key, value.len());
             }
         }
-        self.bytes >= self.capacity
+        self.bytes() >= self.capacity
     }
 
     /// Drops the held entry of `key`; `true` if there was one.
@@ -109,8 +124,9 @@ impl HeldInserts {
         let Some(held) = self.entries.remove(key) else {
             return false;
         };
-        // Its copy in `unresolved`, if any, stays until `len` skips it or `apply` clears it.
-        self.bytes -= 2 * key.len() + held.value.len() + ENTRY_OVERHEAD;
+        // Its copy in `unresolved`, if any, stays (and counts) until `len` skips it or `apply`
+        // clears it.
+        self.bytes -= entry_bytes(key, held.value.len());
         if held.new_key.get() == Some(true) {
             self.new_keys.set(self.new_keys.get() - 1);
         }

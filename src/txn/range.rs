@@ -69,7 +69,14 @@ impl<'a> Iterator for Range<'a> {
             return self.tree.iter.next();
         };
         match pick(self.tree.peek_front(), held.peek_front(), Ordering::Less)? {
-            Pick::Tree => self.tree.pop_front(),
+            Pick::Tree => {
+                let entry = self.tree.pop_front();
+                if matches!(entry, Some(Err(_))) {
+                    // The tree's entries end at an error: so do the merged ones.
+                    self.held = None;
+                }
+                entry
+            }
             Pick::Held => held.pop_front().map(Ok),
             Pick::Both => {
                 self.tree.pop_front();
@@ -85,7 +92,14 @@ impl DoubleEndedIterator for Range<'_> {
             return self.tree.iter.next_back();
         };
         match pick(self.tree.peek_back(), held.peek_back(), Ordering::Greater)? {
-            Pick::Tree => self.tree.pop_back(),
+            Pick::Tree => {
+                let entry = self.tree.pop_back();
+                if matches!(entry, Some(Err(_))) {
+                    // The tree's entries end at an error: so do the merged ones.
+                    self.held = None;
+                }
+                entry
+            }
             Pick::Held => held.pop_back().map(Ok),
             Pick::Both => {
                 self.tree.pop_back();
