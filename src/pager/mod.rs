@@ -67,7 +67,7 @@ pub(crate) trait PageStore: PageSource {
     /// Whether this transaction keeps changing pages it wrote early to stay within its
     /// memory budget: its changes reach more pages than the budget holds, in no useful
     /// order, so changes applied in key order would serve it better (DESIGN.md, "Held
-    /// inserts").
+    /// writes").
     fn thrashing(&self) -> bool {
         false
     }

@@ -1,5 +1,5 @@
-//! Inserts a write transaction holds back and applies in key order, once its changes reach
-//! more pages than its memory budget keeps (DESIGN.md, "Held inserts").
+//! Inserts and removals a write transaction holds back and applies in key order, once its
+//! changes reach more pages than its memory budget keeps (DESIGN.md, "Held writes").
 
 use super::write::TableState;
 use crate::btree;
@@ -21,44 +21,57 @@ fn allocation(len: usize) -> usize {
 }
 
 /// Bytes counted for a held entry.
-fn entry_bytes(key: &[u8], value_len: usize) -> usize {
-    allocation(key.len()) + allocation(value_len) + SLOT_BYTES
+fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
+    allocation(key.len()) + value.map_or(0, |v| allocation(v.len())) + SLOT_BYTES
 }
 
 #[derive(Debug)]
 struct Held {
-    value: Box<[u8]>,
-    /// Whether the key is absent from the table's tree; `None` until `len` needs it.
-    new_key: Cell<Option<bool>>,
+    /// The value to insert, or `None` to remove the key.
+    value: Option<Box<[u8]>>,
+    /// Whether the key is in the table's tree; `None` until needed.
+    in_tree: Cell<Option<bool>>,
 }
 
-/// One table's held inserts: the newest value for each key, in key order. Invariants: every
-/// insert into the table since the first one held is held (the tree gains keys only when all
-/// are applied), so whether a held key is in the tree changes only when it is removed.
+impl Held {
+    /// What the entry adds to the tree's entry count, once known.
+    fn len_change(&self) -> Option<i64> {
+        let in_tree = self.in_tree.get()?;
+        Some(match (&self.value, in_tree) {
+            (Some(_), false) => 1,
+            (None, true) => -1,
+            _ => 0,
+        })
+    }
+}
+
+/// One table's held writes: the newest for each key, in key order. Invariant: every write to
+/// the table since the first one held is held (the tree changes only when all are applied),
+/// so whether a held key is in the tree never changes while it is held.
 #[derive(Debug)]
-pub(crate) struct HeldInserts {
+pub(crate) struct HeldWrites {
     /// Bytes the held entries may take before they are applied.
     capacity: usize,
-    /// The table holds its inserts (from the first sign of thrashing to the commit).
+    /// The table holds its writes (from the first sign of thrashing to the commit).
     engaged: bool,
     entries: BTreeMap<Box<[u8]>, Held>,
     /// Bytes the entries take (`entry_bytes` each).
     bytes: usize,
-    /// Held keys known to be absent from the tree.
-    new_keys: Cell<u64>,
+    /// The sum of the entries' known `len_change`.
+    len_change: Cell<i64>,
     /// Keys held since `len` last counted, not looked up in the tree yet, one after another,
     /// each after its length (u16, little-endian; keys are at most `MAX_KEY_LEN`).
     unresolved: RefCell<Vec<u8>>,
 }
 
-impl HeldInserts {
+impl HeldWrites {
     pub(crate) fn new(capacity: usize) -> Self {
-        HeldInserts {
+        HeldWrites {
             capacity,
             engaged: false,
             entries: BTreeMap::new(),
             bytes: 0,
-            new_keys: Cell::new(0),
+            len_change: Cell::new(0),
             unresolved: RefCell::new(Vec::new()),
         }
     }
@@ -77,80 +90,76 @@ impl HeldInserts {
         self.bytes + self.unresolved.borrow().len()
     }
 
-    /// Whether the next insert should be held: from the store's first sign of thrashing on,
+    /// Whether the next write should be held: from the store's first sign of thrashing on,
     /// with the store's memory budget shared with the held entries.
     pub(crate) fn engage(&mut self, store: &mut dyn PageStore) -> Result<bool> {
         if !self.engaged && self.capacity > 0 && store.thrashing() {
             // As much as the store can set aside: it keeps at least one page.
             self.capacity = store.reserve_memory(self.capacity);
             self.engaged = self.capacity > 0;
-            // Down to the smaller budget now: held inserts do not end operations.
+            // Down to the smaller budget now: held writes do not end operations.
             store.end_operation()?;
         }
         Ok(self.engaged)
     }
 
-    /// The held value of `key`, if any.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.entries.get(key).map(|held| &held.value[..])
+    /// The held write of `key`, if any: `Some(None)` if it removes the key.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.entries.get(key).map(|held| held.value.as_deref())
     }
 
-    /// Holds `value` under `key`; `true` once the held entries fill their capacity.
-    pub(crate) fn hold(&mut self, key: &[u8], value: &[u8]) -> bool {
+    /// Holds the write of `value` (or the removal, `None`) under `key`; `in_tree` says whether
+    /// the tree has the key, if known. `true` once the held entries fill their capacity.
+    pub(crate) fn hold(&mut self, key: &[u8], value: Option<&[u8]>, in_tree: Option<bool>) -> bool {
         // One search of the map: a new key is the common case.
         match self.entries.entry(key.into()) {
-            btree_map::Entry::Occupied(mut held) => {
-                let held = held.get_mut();
-                self.bytes =
-                    self.bytes - entry_bytes(key, held.value.len()) + entry_bytes(key, value.len());
-                held.value = value.into();
+            btree_map::Entry::Occupied(mut slot) => {
+                let held = slot.get_mut();
+                let before = held.len_change().unwrap_or(0);
+                self.bytes -= entry_bytes(key, held.value.as_deref());
+                held.value = value.map(Into::into);
+                self.bytes += entry_bytes(key, value);
+                let after = held.len_change().unwrap_or(0);
+                self.len_change.set(self.len_change.get() - before + after);
             }
             btree_map::Entry::Vacant(slot) => {
-                slot.insert(Held {
-                    value: value.into(),
-                    new_key: Cell::new(None),
+                let held = slot.insert(Held {
+                    value: value.map(Into::into),
+                    in_tree: Cell::new(in_tree),
                 });
-                let unresolved = self.unresolved.get_mut();
-                unresolved.extend_from_slice(&(key.len() as u16).to_le_bytes());
-                unresolved.extend_from_slice(key);
-                self.bytes += entry_bytes(key, value.len());
+                match held.len_change() {
+                    Some(change) => self.len_change.set(self.len_change.get() + change),
+                    None => {
+                        let unresolved = self.unresolved.get_mut();
+                        unresolved.extend_from_slice(&(key.len() as u16).to_le_bytes());
+                        unresolved.extend_from_slice(key);
+                    }
+                }
+                self.bytes += entry_bytes(key, value);
             }
         }
         self.bytes() >= self.capacity
     }
 
-    /// Drops the held entry of `key`; `true` if there was one.
-    pub(crate) fn release(&mut self, key: &[u8]) -> bool {
-        let Some(held) = self.entries.remove(key) else {
-            return false;
-        };
-        // Its copy in `unresolved`, if any, stays (and counts) until `len` skips it or `apply`
-        // clears it.
-        self.bytes -= entry_bytes(key, held.value.len());
-        if held.new_key.get() == Some(true) {
-            self.new_keys.set(self.new_keys.get() - 1);
-        }
-        true
-    }
-
-    /// How many held keys the tree lacks; `in_tree` looks a key up in it.
-    pub(crate) fn new_keys(&self, in_tree: impl Fn(&[u8]) -> Result<bool>) -> Result<u64> {
+    /// How much the held entries change the tree's entry count; `in_tree` looks a key up in
+    /// the tree.
+    pub(crate) fn len_change(&self, in_tree: impl Fn(&[u8]) -> Result<bool>) -> Result<i64> {
         let mut unresolved = self.unresolved.borrow_mut();
         let mut at = 0;
         while at < unresolved.len() {
             let len = usize::from(u16::from_le_bytes([unresolved[at], unresolved[at + 1]]));
             let key = &unresolved[at + 2..at + 2 + len];
             if let Some(held) = self.entries.get(key)
-                && held.new_key.get().is_none()
+                && held.in_tree.get().is_none()
             {
-                let new_key = !in_tree(key)?;
-                held.new_key.set(Some(new_key));
-                self.new_keys.set(self.new_keys.get() + u64::from(new_key));
+                held.in_tree.set(Some(in_tree(key)?));
+                let change = held.len_change().expect("just resolved");
+                self.len_change.set(self.len_change.get() + change);
             }
             at += 2 + len;
         }
         unresolved.clear();
-        Ok(self.new_keys.get())
+        Ok(self.len_change.get())
     }
 
     /// Held entries with keys within the bounds, in order.
@@ -177,37 +186,49 @@ impl HeldInserts {
     ) -> Result<()> {
         let entries = std::mem::take(&mut self.entries);
         self.bytes = 0;
-        self.new_keys.set(0);
+        self.len_change.set(0);
         self.unresolved.get_mut().clear();
         for (key, held) in entries {
-            let (root, existed) = btree::insert(store, state.root, &key, &held.value)?;
+            match held.value {
+                Some(value) => {
+                    let (root, existed) = btree::insert(store, state.root, &key, &value)?;
+                    state.root = Some(root);
+                    state.len += u64::from(!existed);
+                    state.changed = true;
+                }
+                None => {
+                    let (root, removed) = btree::remove(store, state.root, &key)?;
+                    if removed {
+                        state.root = root;
+                        state.len -= 1;
+                        state.changed = true;
+                    }
+                }
+            }
             store.end_operation()?;
-            state.root = Some(root);
-            state.len += u64::from(!existed);
-            state.changed = true;
         }
         Ok(())
     }
 }
 
-/// Held entries in key order, from either end.
+/// Held entries in key order, from either end: `None` for a held removal.
 #[derive(Debug)]
 pub(crate) struct HeldRange<'a> {
     inner: Option<btree_map::Range<'a, Box<[u8]>, Held>>,
 }
 
 impl<'a> Iterator for HeldRange<'a> {
-    type Item = (&'a [u8], &'a [u8]);
+    type Item = (&'a [u8], Option<&'a [u8]>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let (key, held) = self.inner.as_mut()?.next()?;
-        Some((key, &held.value))
+        Some((key, held.value.as_deref()))
     }
 }
 
 impl DoubleEndedIterator for HeldRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let (key, held) = self.inner.as_mut()?.next_back()?;
-        Some((key, &held.value))
+        Some((key, held.value.as_deref()))
     }
 }

@@ -1,5 +1,5 @@
 //! The public range iterator: a tree's entries, merged with the write transaction's held
-//! inserts when it has some (DESIGN.md, "Held inserts").
+//! writes when it has some (DESIGN.md, "Held writes").
 
 use super::held::HeldRange;
 use crate::btree::RangeIter;
@@ -24,11 +24,44 @@ impl<'a> Range<'a> {
         }
     }
 
-    /// The tree's entries with `held` in place of those with the same keys, and beside them.
+    /// The tree's entries as changed by `held`: a held value stands in for the tree's under
+    /// the same key or beside them, a held removal hides the key.
     pub(crate) fn with_held(tree: RangeIter<'a>, held: HeldRange<'a>) -> Self {
         Range {
             tree: Ends::new(tree),
             held: Some(Ends::new(held)),
+        }
+    }
+
+    /// The next entry from the front, or from the back if `back`.
+    fn step(&mut self, back: bool) -> Option<Result<Entry<'a>>> {
+        let Some(held) = &mut self.held else {
+            // Nothing is ever looked at ahead without held writes.
+            return match back {
+                false => self.tree.iter.next(),
+                true => self.tree.iter.next_back(),
+            };
+        };
+        let towards = match back {
+            false => Ordering::Less,
+            true => Ordering::Greater,
+        };
+        loop {
+            let picked = pick(self.tree.peek(back), held.peek(back), towards)?;
+            if let Pick::Tree = picked {
+                let entry = self.tree.pop(back);
+                if matches!(entry, Some(Err(_))) {
+                    // The tree's entries end at an error: so do the merged ones.
+                    self.held = None;
+                }
+                return entry;
+            }
+            if let Pick::Both = picked {
+                self.tree.pop(back);
+            }
+            if let Some((key, Some(value))) = held.pop(back) {
+                return Some(Ok((key, value)));
+            }
         }
     }
 }
@@ -37,7 +70,7 @@ impl<'a> Range<'a> {
 enum Pick {
     Tree,
     Held,
-    /// The same key in both: the held value replaces the tree's.
+    /// The same key in both: the held write replaces the tree's entry.
     Both,
 }
 
@@ -45,7 +78,7 @@ enum Pick {
 /// yields (`Less` from the front, `Greater` from the back).
 fn pick(
     tree: Option<&Result<Entry<'_>>>,
-    held: Option<&Entry<'_>>,
+    held: Option<&(&[u8], Option<&[u8]>)>,
     towards: Ordering,
 ) -> Option<Pick> {
     match (tree, held) {
@@ -64,48 +97,13 @@ impl<'a> Iterator for Range<'a> {
     type Item = Result<Entry<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Some(held) = &mut self.held else {
-            // Nothing is ever looked at ahead without held entries.
-            return self.tree.iter.next();
-        };
-        match pick(self.tree.peek_front(), held.peek_front(), Ordering::Less)? {
-            Pick::Tree => {
-                let entry = self.tree.pop_front();
-                if matches!(entry, Some(Err(_))) {
-                    // The tree's entries end at an error: so do the merged ones.
-                    self.held = None;
-                }
-                entry
-            }
-            Pick::Held => held.pop_front().map(Ok),
-            Pick::Both => {
-                self.tree.pop_front();
-                held.pop_front().map(Ok)
-            }
-        }
+        self.step(false)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        let Some(held) = &mut self.held else {
-            return self.tree.iter.next_back();
-        };
-        match pick(self.tree.peek_back(), held.peek_back(), Ordering::Greater)? {
-            Pick::Tree => {
-                let entry = self.tree.pop_back();
-                if matches!(entry, Some(Err(_))) {
-                    // The tree's entries end at an error: so do the merged ones.
-                    self.held = None;
-                }
-                entry
-            }
-            Pick::Held => held.pop_back().map(Ok),
-            Pick::Both => {
-                self.tree.pop_back();
-                held.pop_back().map(Ok)
-            }
-        }
+        self.step(true)
     }
 }
 
@@ -127,28 +125,29 @@ impl<I: DoubleEndedIterator> Ends<I> {
         }
     }
 
-    fn peek_front(&mut self) -> Option<&I::Item> {
-        if self.front.is_none() {
-            self.front = self.iter.next().or_else(|| self.back.take());
+    /// The next item at the front, or at the back if `back`, left in place.
+    fn peek(&mut self, back: bool) -> Option<&I::Item> {
+        let (near, far) = match back {
+            false => (&mut self.front, &mut self.back),
+            true => (&mut self.back, &mut self.front),
+        };
+        if near.is_none() {
+            let next = match back {
+                false => self.iter.next(),
+                true => self.iter.next_back(),
+            };
+            *near = next.or_else(|| far.take());
         }
-        self.front.as_ref()
+        near.as_ref()
     }
 
-    fn peek_back(&mut self) -> Option<&I::Item> {
-        if self.back.is_none() {
-            self.back = self.iter.next_back().or_else(|| self.front.take());
+    /// The next item at the front, or at the back if `back`, taken.
+    fn pop(&mut self, back: bool) -> Option<I::Item> {
+        self.peek(back);
+        match back {
+            false => self.front.take(),
+            true => self.back.take(),
         }
-        self.back.as_ref()
-    }
-
-    fn pop_front(&mut self) -> Option<I::Item> {
-        self.peek_front();
-        self.front.take()
-    }
-
-    fn pop_back(&mut self) -> Option<I::Item> {
-        self.peek_back();
-        self.back.take()
     }
 }
 

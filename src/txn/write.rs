@@ -2,7 +2,7 @@
 //! without `commit`, it leaves no trace.
 
 use super::commit::{self, CommitInput};
-use super::held::HeldInserts;
+use super::held::HeldWrites;
 use super::range::{Range, bounds};
 use super::read::table_names;
 use super::{Shared, TableRecord, WriterState, validate_table_name};
@@ -35,8 +35,8 @@ pub struct WriteTransaction<'db> {
     txn: u64,
     catalog: Option<Ptr>,
     tables: BTreeMap<String, TableState>,
-    /// Inserts held back per table; at most one table holds any between operations.
-    held: BTreeMap<String, HeldInserts>,
+    /// Writes held back per table; at most one table holds any between operations.
+    held: BTreeMap<String, HeldWrites>,
     deleted: BTreeSet<String>,
     durability: Durability,
     /// An operation failed part-way: the transaction can only be aborted.
@@ -118,7 +118,7 @@ impl<'db> WriteTransaction<'db> {
             .source()
     }
 
-    /// Bytes of changed pages and held inserts this transaction keeps in memory now (see
+    /// Bytes of changed pages and held writes this transaction keeps in memory now (see
     /// [`Builder::dirty_page_budget`](crate::Builder::dirty_page_budget)).
     pub fn dirty_memory(&self) -> usize {
         let pages = match self.pager.as_ref() {
@@ -126,16 +126,17 @@ impl<'db> WriteTransaction<'db> {
             Some(TxnPager::Wal(p)) => p.dirty_bytes(),
             None => 0,
         };
-        pages + self.held.values().map(HeldInserts::bytes).sum::<usize>()
+        pages + self.held.values().map(HeldWrites::bytes).sum::<usize>()
     }
 
-    /// How many inserts this transaction holds back, to apply in key order (DESIGN.md, "Held
-    /// inserts"). Reads see them all the same; they reach the trees at the latest at commit.
-    pub fn held_inserts(&self) -> usize {
-        self.held.values().map(HeldInserts::count).sum()
+    /// How many inserts and removals this transaction holds back, to apply in key order
+    /// (DESIGN.md, "Held writes"). Reads see them all the same; they reach the trees at the
+    /// latest at commit.
+    pub fn held_writes(&self) -> usize {
+        self.held.values().map(HeldWrites::count).sum()
     }
 
-    /// Applies the inserts held for every table but `except`.
+    /// Applies the writes held for every table but `except`.
     fn apply_held(&mut self, except: Option<&str>) -> Result<()> {
         let pager = self
             .pager
@@ -149,7 +150,7 @@ impl<'db> WriteTransaction<'db> {
             let state = self
                 .tables
                 .get_mut(name)
-                .expect("a table with held inserts is open in this transaction");
+                .expect("a table with held writes is open in this transaction");
             if let Err(error) = held.apply(pager, state) {
                 self.failed = true;
                 return Err(error);
@@ -202,7 +203,7 @@ impl<'db> WriteTransaction<'db> {
     pub fn open_table(&mut self, name: &str) -> Result<Table<'_>> {
         validate_table_name(name)?;
         self.check_usable()?;
-        // One table at a time holds inserts, so that together they keep within the budget.
+        // One table at a time holds writes, so that together they keep within the budget.
         self.apply_held(Some(name))?;
         let state = self.table_state(name)?.unwrap_or(TableState {
             root: None,
@@ -213,7 +214,7 @@ impl<'db> WriteTransaction<'db> {
         let held = self
             .held
             .entry(name.to_owned())
-            .or_insert_with(|| HeldInserts::new(self.shared.dirty_budget / 4 * 3));
+            .or_insert_with(|| HeldWrites::new(self.shared.dirty_budget / 4 * 3));
         Ok(Table {
             pager: self
                 .pager
@@ -301,7 +302,7 @@ fn load_freelist(shared: &Shared) -> Result<FreeList> {
 pub struct Table<'txn> {
     pager: &'txn mut dyn PageStore,
     state: &'txn mut TableState,
-    held: &'txn mut HeldInserts,
+    held: &'txn mut HeldWrites,
     failed: &'txn mut bool,
 }
 
@@ -317,8 +318,8 @@ impl std::fmt::Debug for Table<'_> {
 impl Table<'_> {
     /// The value stored under `key`, including this transaction's writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        if let Some(value) = self.held.get(key) {
-            return Ok(Some(value));
+        if let Some(held) = self.held.get(key) {
+            return Ok(held);
         }
         btree::get(&*self.pager, self.state.root, key)
     }
@@ -344,15 +345,16 @@ impl Table<'_> {
             return Ok(self.state.len);
         }
         let (pager, root) = (&*self.pager, self.state.root);
-        let new_keys = self
+        let change = self
             .held
-            .new_keys(|key| Ok(btree::get(pager, root, key)?.is_some()))?;
-        Ok(self.state.len + new_keys)
+            .len_change(|key| Ok(btree::get(pager, root, key)?.is_some()))?;
+        // Never below zero: a held removal counts only for a key the tree has.
+        Ok(self.state.len.saturating_add_signed(change))
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.state.len == 0 && self.held.is_empty())
+        Ok(self.len()? == 0)
     }
 
     /// The entry with the smallest key.
@@ -391,7 +393,7 @@ impl Table<'_> {
         }
         let held = self.held.engage(self.pager);
         if self.guard(held)? {
-            if self.held.hold(key, value) {
+            if self.held.hold(key, Some(value), None) {
                 let applied = self.held.apply(self.pager, self.state);
                 self.guard(applied)?;
             }
@@ -414,8 +416,10 @@ impl Table<'_> {
         if key.len() > MAX_KEY_LEN {
             return Ok(false);
         }
-        // A held value may stand over one in the tree: both go.
-        let was_held = self.held.release(key);
+        let held = self.held.engage(self.pager);
+        if self.guard(held)? {
+            return self.remove_held(key);
+        }
         let result = btree::remove(self.pager, self.state.root, key)
             .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, removed) = self.guard(result)?;
@@ -424,6 +428,23 @@ impl Table<'_> {
             self.state.len -= 1;
             self.state.changed = true;
         }
-        Ok(removed || was_held)
+        Ok(removed)
+    }
+
+    /// `remove` while the table holds its writes: holds the removal if the key is there.
+    fn remove_held(&mut self, key: &[u8]) -> Result<bool> {
+        let (there, in_tree) = match self.held.get(key) {
+            Some(held) => (held.is_some(), None),
+            None => {
+                let found = btree::get(&*self.pager, self.state.root, key).map(|v| v.is_some());
+                let found = self.guard(found)?;
+                (found, Some(found))
+            }
+        };
+        if there && self.held.hold(key, None, in_tree) {
+            let applied = self.held.apply(self.pager, self.state);
+            self.guard(applied)?;
+        }
+        Ok(there)
     }
 }

@@ -1,8 +1,8 @@
-//! Held inserts (DESIGN.md, "Held inserts"): once a copy-on-write transaction keeps reading
-//! back pages it spilled, it holds its inserts and applies them in key order. Every read inside
-//! the transaction still sees them, removals reach them, the memory budget still bounds the
-//! whole, and commit, abort, table deletion and reopening behave as without them. Log mode
-//! never holds inserts; the same checks run there against the same model.
+//! Held writes (DESIGN.md, "Held writes"): once a copy-on-write transaction keeps reading back
+//! pages it spilled, it holds its inserts and removals and applies them in key order. Every read
+//! inside the transaction still sees them, the memory budget still bounds the whole, and commit,
+//! abort, table deletion and reopening behave as without them. Log mode never holds writes; the
+//! same checks run there against the same model.
 
 mod common;
 
@@ -72,7 +72,7 @@ fn check_short_ranges(table: &Table<'_>, model: &Model, from: &[u8]) {
 }
 
 #[test]
-fn a_thrashing_transaction_reads_its_held_inserts_everywhere() {
+fn a_thrashing_transaction_reads_its_held_writes_everywhere() {
     let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(21);
     let mut model = Model::new();
@@ -123,7 +123,7 @@ fn a_thrashing_transaction_reads_its_held_inserts_everywhere() {
                     }
                 }
             }
-            most_held = most_held.max(tx.held_inserts());
+            most_held = most_held.max(tx.held_writes());
             most_memory = most_memory.max(tx.dirty_memory());
         }
         let table = tx.open_table("t").unwrap();
@@ -149,18 +149,18 @@ fn a_thrashing_transaction_reads_its_held_inserts_everywhere() {
 }
 
 #[test]
-fn switching_tables_applies_the_held_inserts_first() {
+fn switching_tables_applies_the_held_writes_first() {
     let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(8);
     let (mut a, mut b) = (Model::new(), Model::new());
     write(db.db(), |tx| {
         fill(&mut tx.open_table("a").unwrap(), &mut rng, 20_000, &mut a);
-        let held = tx.held_inserts();
+        let held = tx.held_writes();
         if holds() {
             assert!(held > 0, "20,000 random inserts held none");
         }
         tx.open_table("b").unwrap();
-        assert_eq!(tx.held_inserts(), 0, "opening another table applies them");
+        assert_eq!(tx.held_writes(), 0, "opening another table applies them");
         fill(&mut tx.open_table("b").unwrap(), &mut rng, 10, &mut b);
         let table = tx.open_table("a").unwrap();
         assert_eq!(table.len().unwrap(), a.len() as u64);
@@ -175,7 +175,7 @@ fn switching_tables_applies_the_held_inserts_first() {
 }
 
 #[test]
-fn abort_and_table_deletion_drop_held_inserts() {
+fn abort_and_table_deletion_drop_held_writes() {
     let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(13);
     let mut model = Model::new();
@@ -195,7 +195,7 @@ fn abort_and_table_deletion_drop_held_inserts() {
             20_000,
             &mut Model::new(),
         );
-        assert!(!holds() || tx.held_inserts() > 0);
+        assert!(!holds() || tx.held_writes() > 0);
         tx.abort().unwrap();
     }
     assert_eq!(read_all(db.db(), "kept"), all(&model));
@@ -206,9 +206,9 @@ fn abort_and_table_deletion_drop_held_inserts() {
             20_000,
             &mut Model::new(),
         );
-        assert!(!holds() || tx.held_inserts() > 0);
+        assert!(!holds() || tx.held_writes() > 0);
         assert!(tx.delete_table("doomed").unwrap());
-        assert_eq!(tx.held_inserts(), 0);
+        assert_eq!(tx.held_writes(), 0);
         let table = tx.open_table("doomed").unwrap();
         assert!(table.is_empty().unwrap());
         assert_eq!(table.iter().unwrap().count(), 0);
@@ -220,7 +220,7 @@ fn abort_and_table_deletion_drop_held_inserts() {
 }
 
 #[test]
-fn empty_and_reversed_bounds_over_held_inserts() {
+fn empty_and_reversed_bounds_over_held_writes() {
     let db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(2);
     let mut model = Model::new();
@@ -275,4 +275,64 @@ fn memory_stays_within_tiny_budgets_and_insert_remove_loops() {
         db.reopen();
         assert_eq!(read_all(db.db(), "t"), all(&model));
     }
+}
+
+#[test]
+fn removals_are_held_and_hide_their_keys() {
+    let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(17);
+    let mut model = Model::new();
+    write(db.db(), |tx| {
+        fill(
+            &mut tx.open_table("t").unwrap(),
+            &mut rng,
+            20_000,
+            &mut model,
+        )
+    });
+    let doomed: Vec<Vec<u8>> = model.keys().step_by(2).cloned().collect();
+    let mut order: Vec<usize> = (0..doomed.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.index(i + 1));
+    }
+    let mut most_held = 0;
+    write(db.db(), |tx| {
+        for (done, &i) in order.iter().enumerate() {
+            {
+                let mut table = tx.open_table("t").unwrap();
+                assert!(table.remove(&doomed[i]).unwrap());
+                assert!(!table.remove(&doomed[i]).unwrap(), "removed twice");
+                model.remove(&doomed[i]);
+                if done % 1_000 == 0 {
+                    assert_eq!(table.get(&doomed[i]).unwrap(), None);
+                    assert_eq!(table.len().unwrap(), model.len() as u64);
+                    check_short_ranges(&table, &model, &doomed[i]);
+                }
+                if done % 3_000 == 0 {
+                    // Back again, and gone again: a held removal turns into a held insert.
+                    let v = value(&mut rng);
+                    table.insert(&doomed[i], &v).unwrap();
+                    assert_eq!(table.get(&doomed[i]).unwrap(), Some(&v[..]));
+                    assert_eq!(table.len().unwrap(), model.len() as u64 + 1);
+                    assert!(table.remove(&doomed[i]).unwrap());
+                }
+            }
+            most_held = most_held.max(tx.held_writes());
+        }
+        let table = tx.open_table("t").unwrap();
+        assert_eq!(table.len().unwrap(), model.len() as u64);
+        assert_eq!(
+            table.iter().unwrap().map(owned).collect::<Vec<_>>(),
+            all(&model)
+        );
+        let mut backward: Vec<_> = table.iter().unwrap().rev().map(owned).collect();
+        backward.reverse();
+        assert_eq!(backward, all(&model));
+    });
+    if holds() {
+        assert!(most_held > 500, "at most {most_held} removals were held");
+    }
+    db.reopen();
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+    check_ok(db.db());
 }
