@@ -308,9 +308,10 @@ fn checksum(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
-/// One transaction loading every fixture key into an empty file, with the dirty pages all in
-/// memory and with a 4 MiB budget that makes the transaction spill most of its ~30 MiB of
-/// pages (DESIGN.md, "Spilling dirty pages").
+/// One transaction loading every fixture key into an empty file, and one removing half of them
+/// from a copy of the template, each with the dirty pages all in memory and with a 4 MiB budget
+/// that makes the transaction spill most of its ~30 MiB of pages and hold its writes
+/// (DESIGN.md, "Spilling dirty pages", "Held writes").
 fn large_transaction(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("large_transaction");
     group.sampling_mode(SamplingMode::Flat);
@@ -336,6 +337,39 @@ fn large_transaction(c: &mut Criterion, fx: &Fixture) {
                         for key in &fx.keys {
                             rng.fill(&mut value);
                             table.insert(key, &value).expect("insert");
+                        }
+                    }
+                    wtx.commit().expect("commit");
+                    elapsed += start.elapsed();
+                    drop(db);
+                    std::fs::remove_file(&path).expect("remove");
+                }
+                elapsed
+            })
+        });
+    }
+    // Removing every other key, in the keys' random order, from a copy of the template.
+    group.throughput(Throughput::Elements((ENTRIES / 2) as u64));
+    for (name, budget) in [
+        ("remove_half_in_memory", 1 << 30),
+        ("remove_half_4mib_budget", 4 << 20),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for i in 0..iters {
+                    let path = fx.copy(&format!("large-{name}-{i}.bough"));
+                    let db = Database::builder()
+                        .durability(Durability::None)
+                        .dirty_page_budget(budget)
+                        .open(&path)
+                        .expect("open copy");
+                    let start = Instant::now();
+                    let mut wtx = db.begin_write().expect("begin_write");
+                    {
+                        let mut table = wtx.open_table(TABLE).expect("open_table");
+                        for key in fx.keys.iter().step_by(2) {
+                            assert!(table.remove(key).expect("remove"));
                         }
                     }
                     wtx.commit().expect("commit");

@@ -336,3 +336,35 @@ fn removals_are_held_and_hide_their_keys() {
     assert_eq!(read_all(db.db(), "t"), all(&model));
     check_ok(db.db());
 }
+
+#[test]
+fn removing_a_held_insert_of_a_new_key_leaves_nothing_held() {
+    let db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(23);
+    let mut model = Model::new();
+    write(db.db(), |tx| {
+        fill(
+            &mut tx.open_table("t").unwrap(),
+            &mut rng,
+            20_000,
+            &mut model,
+        );
+        let before = tx.held_writes();
+        if holds() {
+            assert!(before > 0);
+        }
+        for _ in 0..100 {
+            let (k, v) = (key(&mut rng), value(&mut rng));
+            {
+                let mut table = tx.open_table("t").unwrap();
+                table.insert(&k, &v).unwrap();
+                assert!(table.remove(&k).unwrap());
+                assert_eq!(table.get(&k).unwrap(), None);
+            }
+            assert_eq!(tx.held_writes(), before);
+        }
+        let table = tx.open_table("t").unwrap();
+        assert_eq!(table.len().unwrap(), model.len() as u64);
+    });
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+}

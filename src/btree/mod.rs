@@ -52,12 +52,12 @@ pub(crate) fn value_bytes<'a, S: PageSource + ?Sized>(
     }
 }
 
-/// The value stored under `key`, if any.
-pub(crate) fn get<'a, S: PageSource + ?Sized>(
+/// The leaf holding `key` and the key's index in it, if the tree has the key.
+fn leaf_entry<'a, S: PageSource + ?Sized>(
     src: &'a S,
     root: Option<Ptr>,
     key: &[u8],
-) -> Result<Option<&'a [u8]>> {
+) -> Result<Option<(Node<'a>, usize)>> {
     let Some(mut ptr) = root else {
         return Ok(None);
     };
@@ -67,10 +67,28 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
             ptr = node.child(node.child_index(key)?)?;
             continue;
         }
-        return match node.search(key)? {
-            Ok(i) => Ok(Some(value_bytes(src, node.value(i)?)?)),
-            Err(_) => Ok(None),
-        };
+        return Ok(node.search(key)?.ok().map(|i| (node, i)));
     }
     Err(too_deep(ptr.page))
+}
+
+/// The value stored under `key`, if any.
+pub(crate) fn get<'a, S: PageSource + ?Sized>(
+    src: &'a S,
+    root: Option<Ptr>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    match leaf_entry(src, root, key)? {
+        Some((leaf, i)) => Ok(Some(value_bytes(src, leaf.value(i)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the tree has `key`; a large value's overflow run is not read.
+pub(crate) fn contains<S: PageSource + ?Sized>(
+    src: &S,
+    root: Option<Ptr>,
+    key: &[u8],
+) -> Result<bool> {
+    Ok(leaf_entry(src, root, key)?.is_some())
 }

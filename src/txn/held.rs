@@ -108,19 +108,34 @@ impl HeldWrites {
         self.entries.get(key).map(|held| held.value.as_deref())
     }
 
+    /// Whether the tree has held key `key`, if known.
+    pub(crate) fn in_tree(&self, key: &[u8]) -> Option<bool> {
+        self.entries.get(key).and_then(|held| held.in_tree.get())
+    }
+
     /// Holds the write of `value` (or the removal, `None`) under `key`; `in_tree` says whether
     /// the tree has the key, if known. `true` once the held entries fill their capacity.
+    /// Removing a held value whose key the tree lacks drops the entry.
     pub(crate) fn hold(&mut self, key: &[u8], value: Option<&[u8]>, in_tree: Option<bool>) -> bool {
         // One search of the map: a new key is the common case.
         match self.entries.entry(key.into()) {
             btree_map::Entry::Occupied(mut slot) => {
                 let held = slot.get_mut();
                 let before = held.len_change().unwrap_or(0);
+                if held.in_tree.get().is_none() {
+                    // Its copy in `unresolved` is skipped once this is known.
+                    held.in_tree.set(in_tree);
+                }
                 self.bytes -= entry_bytes(key, held.value.as_deref());
                 held.value = value.map(Into::into);
                 self.bytes += entry_bytes(key, value);
                 let after = held.len_change().unwrap_or(0);
                 self.len_change.set(self.len_change.get() - before + after);
+                if held.value.is_none() && held.in_tree.get() == Some(false) {
+                    // A removal of a key the tree lacks: nothing to apply.
+                    self.bytes -= entry_bytes(key, None);
+                    slot.remove();
+                }
             }
             btree_map::Entry::Vacant(slot) => {
                 let held = slot.insert(Held {

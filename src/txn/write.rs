@@ -347,13 +347,17 @@ impl Table<'_> {
         let (pager, root) = (&*self.pager, self.state.root);
         let change = self
             .held
-            .len_change(|key| Ok(btree::get(pager, root, key)?.is_some()))?;
+            .len_change(|key| btree::contains(pager, root, key))?;
         // Never below zero: a held removal counts only for a key the tree has.
         Ok(self.state.len.saturating_add_signed(change))
     }
 
     /// Whether the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
+        // Held writes remove at most one entry each.
+        if self.state.len > self.held.count() as u64 {
+            return Ok(false);
+        }
         Ok(self.len()? == 0)
     }
 
@@ -433,10 +437,16 @@ impl Table<'_> {
 
     /// `remove` while the table holds its writes: holds the removal if the key is there.
     fn remove_held(&mut self, key: &[u8]) -> Result<bool> {
-        let (there, in_tree) = match self.held.get(key) {
-            Some(held) => (held.is_some(), None),
-            None => {
-                let found = btree::get(&*self.pager, self.state.root, key).map(|v| v.is_some());
+        let (there, in_tree) = match (self.held.get(key), self.held.in_tree(key)) {
+            (Some(None), _) => (false, None),
+            (Some(Some(_)), Some(in_tree)) => (true, Some(in_tree)),
+            // Looked up now, so that a held value the tree lacks can simply go.
+            (Some(Some(_)), None) => {
+                let found = btree::contains(&*self.pager, self.state.root, key);
+                (true, Some(self.guard(found)?))
+            }
+            (None, _) => {
+                let found = btree::contains(&*self.pager, self.state.root, key);
                 let found = self.guard(found)?;
                 (found, Some(found))
             }
