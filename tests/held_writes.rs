@@ -71,6 +71,15 @@ fn check_short_ranges(table: &Table<'_>, model: &Model, from: &[u8]) {
     assert_eq!(backward, expected);
 }
 
+/// Every entry, from the front and from the back, against the model.
+fn check_whole_table(table: &Table<'_>, model: &Model) {
+    let forward: Vec<_> = table.iter().unwrap().map(owned).collect();
+    assert_eq!(forward, all(model));
+    let mut backward: Vec<_> = table.iter().unwrap().rev().map(owned).collect();
+    backward.reverse();
+    assert_eq!(backward, all(model));
+}
+
 #[test]
 fn a_thrashing_transaction_reads_its_held_writes_everywhere() {
     let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
@@ -129,11 +138,7 @@ fn a_thrashing_transaction_reads_its_held_writes_everywhere() {
         let table = tx.open_table("t").unwrap();
         assert_eq!(table.len().unwrap(), model.len() as u64);
         assert!(!table.is_empty().unwrap());
-        let forward: Vec<_> = table.iter().unwrap().map(owned).collect();
-        assert_eq!(forward, all(&model));
-        let mut backward: Vec<_> = table.iter().unwrap().rev().map(owned).collect();
-        backward.reverse();
-        assert_eq!(backward, all(&model));
+        check_whole_table(&table, &model);
     });
     if holds() {
         // Thousands, not a handful: the budget holds about 1,100 of these entries.
@@ -321,13 +326,7 @@ fn removals_are_held_and_hide_their_keys() {
         }
         let table = tx.open_table("t").unwrap();
         assert_eq!(table.len().unwrap(), model.len() as u64);
-        assert_eq!(
-            table.iter().unwrap().map(owned).collect::<Vec<_>>(),
-            all(&model)
-        );
-        let mut backward: Vec<_> = table.iter().unwrap().rev().map(owned).collect();
-        backward.reverse();
-        assert_eq!(backward, all(&model));
+        check_whole_table(&table, &model);
     });
     if holds() {
         assert!(most_held > 500, "at most {most_held} removals were held");

@@ -108,9 +108,12 @@ impl HeldWrites {
         self.entries.get(key).map(|held| held.value.as_deref())
     }
 
-    /// Whether the tree has held key `key`, if known.
-    pub(crate) fn in_tree(&self, key: &[u8]) -> Option<bool> {
-        self.entries.get(key).and_then(|held| held.in_tree.get())
+    /// For a held key: whether its write inserts a value (not a removal), and whether the
+    /// tree has the key, if known.
+    pub(crate) fn write_of(&self, key: &[u8]) -> Option<(bool, Option<bool>)> {
+        self.entries
+            .get(key)
+            .map(|held| (held.value.is_some(), held.in_tree.get()))
     }
 
     /// Holds the write of `value` (or the removal, `None`) under `key`; `in_tree` says whether
@@ -207,17 +210,11 @@ impl HeldWrites {
             match held.value {
                 Some(value) => {
                     let (root, existed) = btree::insert(store, state.root, &key, &value)?;
-                    state.root = Some(root);
-                    state.len += u64::from(!existed);
-                    state.changed = true;
+                    state.inserted(root, existed);
                 }
                 None => {
                     let (root, removed) = btree::remove(store, state.root, &key)?;
-                    if removed {
-                        state.root = root;
-                        state.len -= 1;
-                        state.changed = true;
-                    }
+                    state.removed(root, removed);
                 }
             }
             store.end_operation()?;

@@ -36,7 +36,7 @@ impl<'a> Range<'a> {
     /// The next entry from the front, or from the back if `back`.
     fn step(&mut self, back: bool) -> Option<Result<Entry<'a>>> {
         let Some(held) = &mut self.held else {
-            // Nothing is ever looked at ahead without held writes.
+            // Without held writes nothing is looked at ahead, or a tree error ended the range.
             return match back {
                 false => self.tree.iter.next(),
                 true => self.tree.iter.next_back(),

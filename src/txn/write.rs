@@ -25,6 +25,24 @@ pub(crate) struct TableState {
     pub changed: bool,
 }
 
+impl TableState {
+    /// Records an insert that left the tree at `root`; `existed` if it replaced a value.
+    pub(crate) fn inserted(&mut self, root: Ptr, existed: bool) {
+        self.root = Some(root);
+        self.len += u64::from(!existed);
+        self.changed = true;
+    }
+
+    /// Records a removal that left the tree at `root`, if it `removed` anything.
+    pub(crate) fn removed(&mut self, root: Option<Ptr>, removed: bool) {
+        if removed {
+            self.root = root;
+            self.len -= 1;
+            self.changed = true;
+        }
+    }
+}
+
 /// The single write transaction. Dropping it aborts.
 #[derive(Debug)]
 pub struct WriteTransaction<'db> {
@@ -406,9 +424,7 @@ impl Table<'_> {
         let result = btree::insert(self.pager, self.state.root, key, value)
             .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, existed) = self.guard(result)?;
-        self.state.root = Some(root);
-        self.state.len += u64::from(!existed);
-        self.state.changed = true;
+        self.state.inserted(root, existed);
         Ok(())
     }
 
@@ -427,31 +443,27 @@ impl Table<'_> {
         let result = btree::remove(self.pager, self.state.root, key)
             .and_then(|done| self.pager.end_operation().map(|()| done));
         let (root, removed) = self.guard(result)?;
-        if removed {
-            self.state.root = root;
-            self.state.len -= 1;
-            self.state.changed = true;
-        }
+        self.state.removed(root, removed);
         Ok(removed)
     }
 
     /// `remove` while the table holds its writes: holds the removal if the key is there.
     fn remove_held(&mut self, key: &[u8]) -> Result<bool> {
-        let (there, in_tree) = match (self.held.get(key), self.held.in_tree(key)) {
-            (Some(None), _) => (false, None),
-            (Some(Some(_)), Some(in_tree)) => (true, Some(in_tree)),
-            // Looked up now, so that a held value the tree lacks can simply go.
-            (Some(Some(_)), None) => {
+        let held = self.held.write_of(key);
+        if let Some((false, _)) = held {
+            // Removed already.
+            return Ok(false);
+        }
+        // Looked up for a held value too, so that one the tree lacks can simply go.
+        let in_tree = match held.and_then(|(_, in_tree)| in_tree) {
+            Some(in_tree) => in_tree,
+            None => {
                 let found = btree::contains(&*self.pager, self.state.root, key);
-                (true, Some(self.guard(found)?))
-            }
-            (None, _) => {
-                let found = btree::contains(&*self.pager, self.state.root, key);
-                let found = self.guard(found)?;
-                (found, Some(found))
+                self.guard(found)?
             }
         };
-        if there && self.held.hold(key, None, in_tree) {
+        let there = held.is_some() || in_tree;
+        if there && self.held.hold(key, None, Some(in_tree)) {
             let applied = self.held.apply(self.pager, self.state);
             self.guard(applied)?;
         }
