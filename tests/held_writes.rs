@@ -367,3 +367,150 @@ fn removing_a_held_insert_of_a_new_key_leaves_nothing_held() {
     });
     assert_eq!(read_all(db.db(), "t"), all(&model));
 }
+
+/// Keys of 1 to 600 bytes (branches of few children, so trees grow deep and splits reach the
+/// root) and values from empty to several pages (overflow runs).
+fn mixed_entry(rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+    let key_len = 1 + rng.index(600);
+    let value_len = match rng.index(10) {
+        0..7 => rng.index(50),
+        7..9 => 100 + rng.index(900),
+        _ => 2_000 + rng.index(8_000),
+    };
+    let key = (0..key_len).map(|_| rng.next_u64() as u8).collect();
+    let value = (0..value_len).map(|_| rng.next_u64() as u8).collect();
+    (key, value)
+}
+
+/// Held writes reach the tree a span of leaves at a time, merged and repacked: spans that
+/// grow a leaf into many, that split branches up to a new root, that empty leaves, branches
+/// and the whole tree, and that replace or remove large values, all leave the tree the model
+/// says and a file `check()` finds whole.
+#[test]
+fn held_writes_applied_a_span_at_a_time_keep_the_tree_whole() {
+    for budget_pages in [8, 64] {
+        spans_keep_the_tree_whole(budget_pages);
+    }
+}
+
+fn spans_keep_the_tree_whole(budget_pages: usize) {
+    let mut db = TestDb::with(Options::default().dirty_budget(budget_pages * 4096));
+    let mut rng = Rng::new(41 + budget_pages as u64);
+    let mut model = Model::new();
+    let mut most_held = 0;
+    // Grows from nothing, with overwrites and removals among the inserts.
+    write(db.db(), |tx| {
+        for step in 0..4_000 {
+            {
+                let mut table = tx.open_table("t").unwrap();
+                match rng.index(10) {
+                    0..7 => {
+                        let (k, v) = mixed_entry(&mut rng);
+                        table.insert(&k, &v).unwrap();
+                        model.insert(k, v);
+                    }
+                    7..9 if !model.is_empty() => {
+                        let k = model.keys().nth(step * 7919 % model.len()).unwrap().clone();
+                        let (_, v) = mixed_entry(&mut rng);
+                        table.insert(&k, &v).unwrap();
+                        model.insert(k, v);
+                    }
+                    _ if !model.is_empty() => {
+                        let k = model.keys().nth(step * 31 % model.len()).unwrap().clone();
+                        assert!(table.remove(&k).unwrap());
+                        model.remove(&k);
+                    }
+                    _ => {}
+                }
+            }
+            most_held = most_held.max(tx.held_writes());
+        }
+    });
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+    check_ok(db.db());
+    // Shrinks to a few entries, then to none, then grows again, each in one transaction.
+    for keep in [40, 0] {
+        let mut doomed: Vec<Vec<u8>> = model.keys().skip(keep).cloned().collect();
+        for i in (1..doomed.len()).rev() {
+            doomed.swap(i, rng.index(i + 1));
+        }
+        write(db.db(), |tx| {
+            for k in &doomed {
+                {
+                    let mut table = tx.open_table("t").unwrap();
+                    assert!(table.remove(k).unwrap());
+                }
+                model.remove(k);
+                most_held = most_held.max(tx.held_writes());
+            }
+            let table = tx.open_table("t").unwrap();
+            assert_eq!(table.len().unwrap(), model.len() as u64);
+        });
+        assert_eq!(read_all(db.db(), "t"), all(&model));
+        check_ok(db.db());
+    }
+    assert!(model.is_empty());
+    write(db.db(), |tx| {
+        let mut table = tx.open_table("t").unwrap();
+        for _ in 0..1_500 {
+            let (k, v) = mixed_entry(&mut rng);
+            table.insert(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+    });
+    db.reopen();
+    assert_eq!(read_all(db.db(), "t"), all(&model));
+    check_ok(db.db());
+    if holds() {
+        // The budget holds a few dozen of these entries (or a few hundred), a pass at a time.
+        assert!(most_held > 50, "at most {most_held} writes were held");
+    } else {
+        assert_eq!(most_held, 0);
+    }
+}
+
+/// A table opened once the transaction thrashes holds from its first write, so its held writes
+/// build the tree from nothing (a single leaf, then a root above many), and later empty it
+/// down to one entry and to none.
+#[test]
+fn a_table_held_from_its_first_write_is_built_and_emptied_by_spans() {
+    let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(43);
+    let (mut big, mut small) = (Model::new(), Model::new());
+    let thrash = |tx: &mut bough::WriteTransaction<'_>, rng: &mut Rng, big: &mut Model| {
+        fill(&mut tx.open_table("big").unwrap(), rng, 20_000, big);
+    };
+    write(db.db(), |tx| {
+        thrash(tx, &mut rng, &mut big);
+        let mut most_held = 0;
+        for _ in 0..3_000 {
+            let (k, v) = mixed_entry(&mut rng);
+            tx.open_table("small").unwrap().insert(&k, &v).unwrap();
+            small.insert(k, v);
+            most_held = most_held.max(tx.held_writes());
+        }
+        if holds() {
+            assert!(most_held > 100, "at most {most_held} held");
+        }
+    });
+    assert_eq!(read_all(db.db(), "small"), all(&small));
+    check_ok(db.db());
+    for keep in [1, 0] {
+        let doomed: Vec<Vec<u8>> = small.keys().skip(keep).cloned().collect();
+        write(db.db(), |tx| {
+            thrash(tx, &mut rng, &mut big);
+            let mut table = tx.open_table("small").unwrap();
+            for k in &doomed {
+                assert!(table.remove(k).unwrap());
+                small.remove(k);
+            }
+            assert_eq!(table.len().unwrap(), keep as u64);
+        });
+        assert_eq!(read_all(db.db(), "small"), all(&small));
+        check_ok(db.db());
+    }
+    db.reopen();
+    assert_eq!(read_all(db.db(), "big"), all(&big));
+    assert!(read_all(db.db(), "small").is_empty());
+    check_ok(db.db());
+}

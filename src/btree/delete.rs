@@ -198,7 +198,7 @@ fn join_siblings<S: PageStore + ?Sized>(
 
 /// Replaces a root branch with a single child by that child, and an empty root leaf by no
 /// tree at all.
-fn collapse_root<S: PageStore + ?Sized>(
+pub(super) fn collapse_root<S: PageStore + ?Sized>(
     store: &mut S,
     mut root: Ptr,
 ) -> Result<(Option<Ptr>, bool)> {

@@ -5,6 +5,7 @@ mod check;
 mod cursor;
 mod delete;
 mod insert;
+mod merge;
 mod share;
 mod walk;
 
@@ -12,6 +13,7 @@ pub(crate) use check::{PageMarks, TreeSummary, check_tree};
 pub(crate) use cursor::RangeIter;
 pub(crate) use delete::remove;
 pub(crate) use insert::insert;
+pub(crate) use merge::{Write, merge_sorted};
 pub(crate) use walk::{free_tree, seal_tree};
 
 use crate::error::{Error, Result};

@@ -14,6 +14,9 @@ use std::ops::Bound;
 /// the map's nodes (two boxes and a cell), with the nodes' slack.
 const SLOT_BYTES: usize = 64;
 
+/// Held entries taken from the map at a time to apply (a short-lived list of pointers).
+const APPLY_CHUNK: usize = 1024;
+
 /// Bytes a heap allocation of `len` bytes takes, allocator header and rounding included
 /// (glibc's malloc: 16-byte steps, 32 at least).
 fn allocation(len: usize) -> usize {
@@ -196,7 +199,8 @@ impl HeldWrites {
         }
     }
 
-    /// Applies the held entries to the table's tree in key order, and holds none after.
+    /// Applies the held entries to the table's tree in key order, a span of leaves at a time
+    /// (`btree::merge_sorted`), and holds none after.
     pub(crate) fn apply(
         &mut self,
         store: &mut dyn PageStore,
@@ -206,20 +210,29 @@ impl HeldWrites {
         self.bytes = 0;
         self.len_change.set(0);
         self.unresolved.get_mut().clear();
-        for (key, held) in entries {
-            match held.value {
-                Some(value) => {
-                    let (root, existed) = btree::insert(store, state.root, &key, &value)?;
-                    state.inserted(root, existed);
-                }
-                None => {
-                    let (root, removed) = btree::remove(store, state.root, &key)?;
-                    state.removed(root, removed);
-                }
+        let mut entries = entries.into_iter();
+        let mut chunk: Vec<(Box<[u8]>, Held)> = Vec::with_capacity(APPLY_CHUNK);
+        loop {
+            chunk.extend(entries.by_ref().take(APPLY_CHUNK));
+            if chunk.is_empty() {
+                return Ok(());
             }
-            store.end_operation()?;
+            let writes: Vec<btree::Write> = chunk
+                .iter()
+                .map(|(key, held)| btree::Write {
+                    key,
+                    value: held.value.as_deref(),
+                })
+                .collect();
+            let mut done = 0;
+            while done < writes.len() {
+                let merged = btree::merge_sorted(store, state.root, &writes[done..])?;
+                state.merged(merged.root, merged.len_change);
+                done += merged.consumed;
+                store.end_operation()?;
+            }
+            chunk.clear();
         }
-        Ok(())
     }
 }
 

@@ -33,6 +33,13 @@ impl TableState {
         self.changed = true;
     }
 
+    /// Records writes that left the tree at `root` with `len_change` more entries.
+    pub(crate) fn merged(&mut self, root: Option<Ptr>, len_change: i64) {
+        self.root = root;
+        self.len = self.len.wrapping_add_signed(len_change);
+        self.changed = true;
+    }
+
     /// Records a removal that left the tree at `root`, if it `removed` anything.
     pub(crate) fn removed(&mut self, root: Option<Ptr>, removed: bool) {
         if removed {

@@ -1,0 +1,401 @@
+//! Applying a sorted batch of writes a span of leaves at a time (DESIGN.md, "Held writes"):
+//! the neighbouring leaves the batch reaches under one branch are read once, merged with their
+//! writes and repacked, and the branches above take the new separators, splitting or emptying
+//! as needed. One call applies a prefix of the batch.
+
+use super::delete::collapse_root;
+use super::insert::{Step, dirty_path};
+use super::{dirty_ptr, node_at};
+use crate::error::{Error, Result};
+use crate::format::PageKind;
+use crate::format::node::{self, LeafValue, NewCell, Node};
+use crate::ids::{PageId, Ptr};
+use crate::pager::PageStore;
+use std::ops::Range;
+
+/// Leaves one call rewrites at most, which bounds the memory it takes beyond the budget.
+const MAX_SPAN: usize = 16;
+
+/// One write of a sorted batch: a value to insert, or `None` to remove the key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Write<'a> {
+    pub key: &'a [u8],
+    pub value: Option<&'a [u8]>,
+}
+
+/// What one call applied.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// The new root (`None` once the tree is empty).
+    pub root: Option<Ptr>,
+    /// How many writes from the start of the batch were applied: at least one.
+    pub consumed: usize,
+    /// Entries the tree gained (negative if it lost some).
+    pub len_change: i64,
+}
+
+/// A child for a branch: the separator before it (`None`: the one already in place) and the
+/// pointer.
+type Child = (Option<Vec<u8>>, Ptr);
+
+/// Applies a prefix of `batch` (sorted by key, each key once): the writes that fall into
+/// consecutive leaves under one branch, each of which receives at least one, up to
+/// `MAX_SPAN` leaves. Those leaves are replaced by new ones holding their entries merged with
+/// the writes, filled to fifteen sixteenths (underfull leaves are packed together too).
+pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+    batch: &[Write],
+) -> Result<Merged> {
+    debug_assert!(!batch.is_empty());
+    debug_assert!(batch.windows(2).all(|w| w[0].key < w[1].key));
+    let usable = node::usable(store.page_size());
+    let root = match root {
+        Some(root) => root,
+        None => dirty_ptr(store.allocate(PageKind::Leaf)?),
+    };
+    let (_, path, leaf, _) = dirty_path(store, root, batch[0].key)?;
+    let (span, consumed, leaves) = match path.last() {
+        None => (
+            0..1,
+            fitting_prefix(batch, batch.len(), usable),
+            vec![dirty_ptr(leaf)],
+        ),
+        Some(parent) => reach(store, &path, parent, batch, usable)?,
+    };
+    let writes = &batch[..consumed];
+
+    // Copies of the leaves: the new ones may reuse their pages.
+    let mut copies = Vec::with_capacity(leaves.len());
+    for ptr in &leaves {
+        copies.push(store.page(*ptr)?.to_vec());
+    }
+    let mut nodes = Vec::with_capacity(leaves.len());
+    for (copy, ptr) in copies.iter().zip(&leaves) {
+        let node = Node::parse(copy, ptr.page)?;
+        if node.is_branch() {
+            return Err(Error::corruption(ptr.page, "a branch among leaves"));
+        }
+        nodes.push(node);
+    }
+    let (cells, len_change) = merge_cells(store, &nodes, writes)?;
+    for ptr in &leaves {
+        store.free(ptr.page)?;
+    }
+    let mut children: Vec<Child> = Vec::new();
+    for (j, group) in pack(&cells, usable - usable / 16, usable)
+        .into_iter()
+        .enumerate()
+    {
+        let id = store.allocate(PageKind::Leaf)?;
+        node::rebuild(store.page_mut(id), PageKind::Leaf, &cells[group.clone()]);
+        let separator = (j > 0).then(|| cells[group.start].key(false).to_vec());
+        children.push((separator, dirty_ptr(id)));
+    }
+    let root = replace_children(store, &path, span, children)?;
+    let root = match root {
+        Some(root) => collapse_root(store, root)?.0,
+        None => None,
+    };
+    Ok(Merged {
+        root,
+        consumed,
+        len_change,
+    })
+}
+
+/// How many writes from the start of `batch` (at most `limit`) bring at most `MAX_SPAN`
+/// pages of new cells: at least one.
+fn fitting_prefix(batch: &[Write], limit: usize, usable: usize) -> usize {
+    let mut bytes = 0;
+    let mut count = 0;
+    for write in &batch[..limit] {
+        bytes += write.key.len() + write.value.map_or(0, <[u8]>::len) + node::SLOT + 8;
+        if count > 0 && bytes > MAX_SPAN * usable {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// The leaves under `parent` the batch reaches, from the one its first key descended to:
+/// consecutive children each receiving a write, at most `MAX_SPAN`, and within the parent's
+/// key range. Returns their indices in the parent, how many writes they receive, and their
+/// pointers.
+fn reach<S: PageStore + ?Sized>(
+    store: &S,
+    path: &[Step],
+    parent: &Step,
+    batch: &[Write],
+    usable: usize,
+) -> Result<(Range<usize>, usize, Vec<Ptr>)> {
+    let branch = node_at(store, dirty_ptr(parent.page))?;
+    let first = parent.idx;
+    let mut child = first;
+    let mut consumed = 0;
+    let mut upper: Option<Option<Vec<u8>>> = None;
+    'writes: for write in batch {
+        let mut holder = child;
+        while holder + 1 < branch.len() && write.key >= branch.key(holder + 1)? {
+            holder += 1;
+            if holder > child + 1 {
+                // The leaf before it would receive nothing: the span stops short of it.
+                break 'writes;
+            }
+        }
+        if holder + 1 - first > MAX_SPAN {
+            break;
+        }
+        if holder + 1 == branch.len() {
+            // The last child: its range ends where the parent's does.
+            let bound = match &upper {
+                Some(bound) => bound,
+                None => upper.insert(upper_bound(store, path)?),
+            };
+            if bound.as_deref().is_some_and(|bound| write.key >= bound) {
+                break;
+            }
+        }
+        child = holder;
+        consumed += 1;
+    }
+    if consumed == 0 {
+        return Err(Error::corruption(
+            parent.page,
+            "a key descended to a child whose range excludes it",
+        ));
+    }
+    let consumed = fitting_prefix(batch, consumed, usable);
+    let last = branch.child_index(batch[consumed - 1].key)?;
+    if last < first {
+        return Err(Error::corruption(parent.page, "separators out of order"));
+    }
+    let mut leaves = Vec::with_capacity(last + 1 - first);
+    for idx in first..=last {
+        leaves.push(branch.child(idx)?);
+    }
+    Ok((first..last + 1, consumed, leaves))
+}
+
+/// The first key above the range of the lowest branch on `path`: the nearest separator to
+/// the right of the path among its ancestors. `None` on the tree's right edge.
+fn upper_bound<S: PageStore + ?Sized>(store: &S, path: &[Step]) -> Result<Option<Vec<u8>>> {
+    for step in path[..path.len() - 1].iter().rev() {
+        let node = node_at(store, dirty_ptr(step.page))?;
+        if step.idx + 1 < node.len() {
+            return Ok(Some(node.key(step.idx + 1)?.to_vec()));
+        }
+    }
+    Ok(None)
+}
+
+/// The cells of `leaves` merged with `writes`, in key order, and the change in entry count.
+/// Values that replace or remove one stored in an overflow run free the run.
+fn merge_cells<'a, S: PageStore + ?Sized>(
+    store: &mut S,
+    leaves: &[Node<'a>],
+    writes: &[Write<'a>],
+) -> Result<(Vec<NewCell<'a>>, i64)> {
+    let count = leaves.iter().map(Node::len).sum::<usize>() + writes.len();
+    let mut cells = Vec::with_capacity(count);
+    let mut len_change = 0;
+    let mut next = 0;
+    let mut previous: Option<&[u8]> = None;
+    for leaf in leaves {
+        for i in 0..leaf.len() {
+            let key = leaf.key(i)?;
+            if previous.is_some_and(|previous| previous >= key) {
+                return Err(Error::corruption(leaf.id(), "keys out of order"));
+            }
+            previous = Some(key);
+            while let Some(write) = writes.get(next).filter(|write| write.key < key) {
+                if let Some(value) = write.value {
+                    cells.push(new_cell(store, write.key, value)?);
+                    len_change += 1;
+                }
+                next += 1;
+            }
+            match writes.get(next).filter(|write| write.key == key) {
+                Some(write) => {
+                    if let LeafValue::Overflow { ptr, len } = leaf.value(i)? {
+                        store.free_overflow(ptr, len)?;
+                    }
+                    match write.value {
+                        Some(value) => cells.push(new_cell(store, key, value)?),
+                        None => len_change -= 1,
+                    }
+                    next += 1;
+                }
+                None => cells.push(NewCell::Raw(leaf.cell(i)?)),
+            }
+        }
+    }
+    for write in &writes[next..] {
+        if let Some(value) = write.value {
+            cells.push(new_cell(store, write.key, value)?);
+            len_change += 1;
+        }
+    }
+    Ok((cells, len_change))
+}
+
+/// The leaf cell for `key` and `value`, storing a large value in an overflow run.
+fn new_cell<'a, S: PageStore + ?Sized>(
+    store: &mut S,
+    key: &'a [u8],
+    value: &'a [u8],
+) -> Result<NewCell<'a>> {
+    Ok(
+        if node::value_fits_inline(store.page_size(), key.len(), value.len()) {
+            NewCell::Leaf { key, value }
+        } else {
+            NewCell::LeafOverflow {
+                key,
+                ptr: store.write_overflow(value)?,
+                len: value.len() as u64,
+            }
+        },
+    )
+}
+
+/// Splits `cells` into runs of about equal bytes, as few as hold at most `target` bytes each
+/// on average, none over `usable`. Empty for no cells.
+fn pack(cells: &[NewCell], target: usize, usable: usize) -> Vec<Range<usize>> {
+    let sizes: Vec<usize> = cells.iter().map(|cell| cell.len() + node::SLOT).collect();
+    let total: usize = sizes.iter().sum();
+    let mut pages = total.div_ceil(target.max(1));
+    loop {
+        let mut groups: Vec<Range<usize>> = Vec::with_capacity(pages);
+        let mut before = 0;
+        for (i, &size) in sizes.iter().enumerate() {
+            // Each cell goes to the page its middle byte falls in.
+            let page = (before + size / 2) * pages / total;
+            let open = groups.len();
+            match groups.last_mut() {
+                Some(group) if page < open => group.end = i + 1,
+                _ => groups.push(i..i + 1),
+            }
+            before += size;
+        }
+        if groups
+            .iter()
+            .all(|group| sizes[group.clone()].iter().sum::<usize>() <= usable)
+        {
+            return groups;
+        }
+        pages += 1;
+    }
+}
+
+/// Replaces the children `span` of the lowest branch on `path` by `children`, and carries
+/// any split or emptied branch up the path. Returns the new root (before collapsing).
+fn replace_children<S: PageStore + ?Sized>(
+    store: &mut S,
+    path: &[Step],
+    mut span: Range<usize>,
+    mut children: Vec<Child>,
+) -> Result<Option<Ptr>> {
+    let usable = node::usable(store.page_size());
+    for depth in (0..path.len()).rev() {
+        let page = path[depth].page;
+        let carried = {
+            let copy = store.page(dirty_ptr(page))?.to_vec();
+            let branch = Node::parse(&copy, page)?;
+            if !branch.is_branch() || span.end > branch.len() || span.is_empty() {
+                return Err(Error::corruption(page, "tree changed under a merge"));
+            }
+            let span_key = branch.key(span.start)?;
+            let mut cells = Vec::with_capacity(branch.len() + children.len());
+            for i in 0..span.start {
+                cells.push(NewCell::Raw(branch.cell(i)?));
+            }
+            for (separator, child) in &children {
+                cells.push(NewCell::Branch {
+                    key: separator.as_deref().unwrap_or(span_key),
+                    child: *child,
+                });
+            }
+            for i in span.end..branch.len() {
+                cells.push(NewCell::Raw(branch.cell(i)?));
+            }
+            if let Some(first) = cells.first_mut() {
+                // The first child of a branch has no key (see `insert::split`).
+                *first = NewCell::Branch {
+                    key: b"",
+                    child: first.child(),
+                };
+            }
+            if cells.is_empty() {
+                store.free(page)?;
+                Some(Vec::new())
+            } else if node::cells_size(&cells) <= usable {
+                node::rebuild(store.page_mut(page), PageKind::Branch, &cells);
+                None
+            } else {
+                Some(split_branch(store, Some(page), &cells)?)
+            }
+        };
+        match carried {
+            None => return Ok(Some(dirty_ptr(path[0].page))),
+            Some(carried) => {
+                children = carried;
+                if depth > 0 {
+                    let idx = path[depth - 1].idx;
+                    span = idx..idx + 1;
+                }
+            }
+        }
+    }
+    // The root itself was replaced: by nothing, one page, or several under a new root.
+    loop {
+        match children.len() {
+            0 => return Ok(None),
+            1 => return Ok(Some(children[0].1)),
+            _ => {}
+        }
+        let carried = {
+            let cells: Vec<NewCell> = children
+                .iter()
+                .enumerate()
+                .map(|(j, (separator, child))| NewCell::Branch {
+                    key: if j == 0 {
+                        b""
+                    } else {
+                        separator.as_deref().unwrap_or(b"")
+                    },
+                    child: *child,
+                })
+                .collect();
+            split_branch(store, None, &cells)?
+        };
+        children = carried;
+    }
+}
+
+/// Writes branch `cells` (the first keyless) into as few pages of about equal bytes as hold
+/// them, the first into `reuse` if given, and returns the pages as children for the level
+/// above.
+fn split_branch<S: PageStore + ?Sized>(
+    store: &mut S,
+    reuse: Option<PageId>,
+    cells: &[NewCell],
+) -> Result<Vec<Child>> {
+    let usable = node::usable(store.page_size());
+    let mut children = Vec::new();
+    for (j, group) in pack(cells, usable, usable).into_iter().enumerate() {
+        let id = match (j, reuse) {
+            (0, Some(id)) => id,
+            _ => store.allocate(PageKind::Branch)?,
+        };
+        let mut part = cells[group].to_vec();
+        let separator = (j > 0).then(|| part[0].key(true).to_vec());
+        part[0] = NewCell::Branch {
+            key: b"",
+            child: part[0].child(),
+        };
+        node::rebuild(store.page_mut(id), PageKind::Branch, &part);
+        children.push((separator, dirty_ptr(id)));
+    }
+    Ok(children)
+}
