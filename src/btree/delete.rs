@@ -72,7 +72,7 @@ pub(crate) fn remove<S: PageStore + ?Sized>(
     collapse_root(store, dirty_ptr(root_id))
 }
 
-fn rebalance<S: PageStore + ?Sized>(
+pub(super) fn rebalance<S: PageStore + ?Sized>(
     store: &mut S,
     mut path: Vec<super::insert::Step>,
     leaf: PageId,

@@ -3,9 +3,9 @@
 //! writes and repacked, and the branches above take the new separators, splitting or emptying
 //! as needed. One call applies a prefix of the batch.
 
-use super::delete::collapse_root;
-use super::insert::{Step, dirty_path};
-use super::{dirty_ptr, node_at};
+use super::delete::{collapse_root, rebalance};
+use super::insert::Step;
+use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::{Error, Result};
 use crate::format::PageKind;
 use crate::format::node::{self, LeafValue, NewCell, Node};
@@ -54,14 +54,14 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
         Some(root) => root,
         None => dirty_ptr(store.allocate(PageKind::Leaf)?),
     };
-    let (_, path, leaf, _) = dirty_path(store, root, batch[0].key)?;
+    let path = dirty_branches(store, root, batch[0].key)?;
     let (span, consumed, leaves) = match path.last() {
         None => (
             0..1,
-            fitting_prefix(batch, batch.len(), usable),
-            vec![dirty_ptr(leaf)],
+            fitting_prefix(batch, batch.len(), store.page_size()),
+            vec![root],
         ),
-        Some(parent) => reach(store, &path, parent, batch, usable)?,
+        Some(parent) => reach(store, &path, parent, batch)?,
     };
     let writes = &batch[..consumed];
 
@@ -92,7 +92,24 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
         let separator = (j > 0).then(|| cells[group.start].key(false).to_vec());
         children.push((separator, dirty_ptr(id)));
     }
-    let root = replace_children(store, &path, span, children)?;
+    let lone_leaf = match children.as_slice() {
+        [(_, leaf)] => Some(leaf.page),
+        _ => None,
+    };
+    let root = match replace_children(store, &path, span, children)? {
+        Replaced::Root(root) => root,
+        Replaced::InPlace { depth } => {
+            // The page left changed lowest: the run's leaf when it became one, else the
+            // branch rebuilt. Underfull, it joins a sibling as a removal's would.
+            match lone_leaf.filter(|_| depth + 1 == path.len()) {
+                Some(leaf) if node::occupied(store.page(dirty_ptr(leaf))?) < usable / 3 => {
+                    rebalance(store, path.clone(), leaf)?;
+                }
+                _ => rebalance(store, path[..depth].to_vec(), path[depth].page)?,
+            }
+            Some(dirty_ptr(path[0].page))
+        }
+    };
     let root = match root {
         Some(root) => collapse_root(store, root)?.0,
         None => None,
@@ -104,13 +121,69 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
     })
 }
 
+/// Makes the branches from `root` down to the leaf for `key` dirty, not the leaf (the merge
+/// copies and frees it). Empty for a tree that is a single leaf.
+fn dirty_branches<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    key: &[u8],
+) -> Result<Vec<Step>> {
+    let mut path = Vec::with_capacity(8);
+    if !node_at(store, root)?.is_branch() {
+        return Ok(path);
+    }
+    let mut current = store.make_dirty(root)?;
+    loop {
+        if path.len() >= MAX_DEPTH {
+            return Err(too_deep(current));
+        }
+        let (idx, child) = {
+            let node = node_at(store, dirty_ptr(current))?;
+            if !node.is_branch() {
+                return Err(Error::corruption(current, "a leaf where a branch was"));
+            }
+            let idx = node.child_index(key)?;
+            (idx, node.child(idx)?)
+        };
+        path.push(Step {
+            page: current,
+            idx,
+            rightmost: false,
+        });
+        if !node_at(store, child)?.is_branch() {
+            return Ok(path);
+        }
+        let child_id = store.make_dirty(child)?;
+        // See `insert::dirty_path_by`: a pointer to a page of this transaction carries 0.
+        if child_id != child.page || child.crc != 0 {
+            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
+        }
+        current = child_id;
+    }
+}
+
 /// How many writes from the start of `batch` (at most `limit`) bring at most `MAX_SPAN`
 /// pages of new cells: at least one.
-fn fitting_prefix(batch: &[Write], limit: usize, usable: usize) -> usize {
+fn fitting_prefix(batch: &[Write], limit: usize, page_size: usize) -> usize {
+    let usable = node::usable(page_size);
     let mut bytes = 0;
     let mut count = 0;
     for write in &batch[..limit] {
-        bytes += write.key.len() + write.value.map_or(0, <[u8]>::len) + node::SLOT + 8;
+        let value = write.value.map_or(0, <[u8]>::len);
+        bytes += node::SLOT
+            + match node::value_fits_inline(page_size, write.key.len(), value) {
+                true => NewCell::Leaf {
+                    key: write.key,
+                    value: write.value.unwrap_or_default(),
+                }
+                .len(),
+                false => NewCell::LeafOverflow {
+                    key: write.key,
+                    ptr: dirty_ptr(PageId(0)),
+                    len: value as u64,
+                }
+                .len(),
+            };
         if count > 0 && bytes > MAX_SPAN * usable {
             break;
         }
@@ -128,7 +201,6 @@ fn reach<S: PageStore + ?Sized>(
     path: &[Step],
     parent: &Step,
     batch: &[Write],
-    usable: usize,
 ) -> Result<(Range<usize>, usize, Vec<Ptr>)> {
     let branch = node_at(store, dirty_ptr(parent.page))?;
     let first = parent.idx;
@@ -166,14 +238,22 @@ fn reach<S: PageStore + ?Sized>(
             "a key descended to a child whose range excludes it",
         ));
     }
-    let consumed = fitting_prefix(batch, consumed, usable);
+    let consumed = fitting_prefix(batch, consumed, store.page_size());
     let last = branch.child_index(batch[consumed - 1].key)?;
     if last < first {
         return Err(Error::corruption(parent.page, "separators out of order"));
     }
-    let mut leaves = Vec::with_capacity(last + 1 - first);
+    let mut leaves: Vec<Ptr> = Vec::with_capacity(last + 1 - first);
     for idx in first..=last {
-        leaves.push(branch.child(idx)?);
+        let leaf = branch.child(idx)?;
+        if leaves.iter().any(|seen| seen.page == leaf.page) {
+            // Freed twice, a page would end up both in use and free.
+            return Err(Error::corruption(
+                parent.page,
+                "two children point at one page",
+            ));
+        }
+        leaves.push(leaf);
     }
     Ok((first..last + 1, consumed, leaves))
 }
@@ -267,15 +347,16 @@ fn pack(cells: &[NewCell], target: usize, usable: usize) -> Vec<Range<usize>> {
     let mut pages = total.div_ceil(target.max(1));
     loop {
         let mut groups: Vec<Range<usize>> = Vec::with_capacity(pages);
+        let mut last_page = usize::MAX;
         let mut before = 0;
         for (i, &size) in sizes.iter().enumerate() {
             // Each cell goes to the page its middle byte falls in.
             let page = (before + size / 2) * pages / total;
-            let open = groups.len();
             match groups.last_mut() {
-                Some(group) if page < open => group.end = i + 1,
+                Some(group) if page == last_page => group.end = i + 1,
                 _ => groups.push(i..i + 1),
             }
+            last_page = page;
             before += size;
         }
         if groups
@@ -288,14 +369,22 @@ fn pack(cells: &[NewCell], target: usize, usable: usize) -> Vec<Range<usize>> {
     }
 }
 
+/// Where `replace_children` stopped.
+enum Replaced {
+    /// The branch `path[depth]` took the change in place; the root is unchanged.
+    InPlace { depth: usize },
+    /// The change reached the root: the new one (before collapsing), `None` if empty.
+    Root(Option<Ptr>),
+}
+
 /// Replaces the children `span` of the lowest branch on `path` by `children`, and carries
-/// any split or emptied branch up the path. Returns the new root (before collapsing).
+/// any split or emptied branch up the path.
 fn replace_children<S: PageStore + ?Sized>(
     store: &mut S,
     path: &[Step],
     mut span: Range<usize>,
     mut children: Vec<Child>,
-) -> Result<Option<Ptr>> {
+) -> Result<Replaced> {
     let usable = node::usable(store.page_size());
     for depth in (0..path.len()).rev() {
         let page = path[depth].page;
@@ -337,7 +426,7 @@ fn replace_children<S: PageStore + ?Sized>(
             }
         };
         match carried {
-            None => return Ok(Some(dirty_ptr(path[0].page))),
+            None => return Ok(Replaced::InPlace { depth }),
             Some(carried) => {
                 children = carried;
                 if depth > 0 {
@@ -350,8 +439,8 @@ fn replace_children<S: PageStore + ?Sized>(
     // The root itself was replaced: by nothing, one page, or several under a new root.
     loop {
         match children.len() {
-            0 => return Ok(None),
-            1 => return Ok(Some(children[0].1)),
+            0 => return Ok(Replaced::Root(None)),
+            1 => return Ok(Replaced::Root(Some(children[0].1))),
             _ => {}
         }
         let carried = {
@@ -398,4 +487,72 @@ fn split_branch<S: PageStore + ?Sized>(
         children.push((separator, dirty_ptr(id)));
     }
     Ok(children)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf_cells<'a>(values: &'a [Vec<u8>], key: &'a [u8]) -> Vec<NewCell<'a>> {
+        values
+            .iter()
+            .map(|value| NewCell::Leaf { key, value })
+            .collect()
+    }
+
+    fn check_groups(cells: &[NewCell], groups: &[Range<usize>], usable: usize) {
+        let mut next = 0;
+        for group in groups {
+            assert_eq!(group.start, next, "groups cover the cells in order");
+            assert!(!group.is_empty());
+            assert!(node::cells_size(&cells[group.clone()]) <= usable);
+            next = group.end;
+        }
+        assert_eq!(next, cells.len());
+    }
+
+    #[test]
+    fn pack_shares_bytes_evenly_in_as_few_pages_as_the_target_allows() {
+        let usable = node::usable(4096);
+        let target = usable - usable / 16;
+        assert!(pack(&[], target, usable).is_empty());
+        let key = [7u8; 24];
+        for count in [1, 5, 20, 21, 22, 50, 333] {
+            let values = vec![vec![1u8; 150]; count];
+            let cells = leaf_cells(&values, &key);
+            let groups = pack(&cells, target, usable);
+            check_groups(&cells, &groups, usable);
+            let total = node::cells_size(&cells);
+            assert_eq!(groups.len(), total.div_ceil(target), "{count} cells");
+            let sizes: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+            let (least, most) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+            assert!(most - least <= 1, "{count} cells: {sizes:?}");
+        }
+    }
+
+    #[test]
+    fn pack_keeps_every_page_within_bounds_with_cells_of_any_size() {
+        let usable = node::usable(4096);
+        let largest = node::max_cell(4096) - 7 - 1;
+        let key = [1u8];
+        let mut values = Vec::new();
+        let mut seed = 5u64;
+        for _ in 0..300 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = match seed >> 61 {
+                0 => largest,
+                1 => 0,
+                _ => (seed >> 20) as usize % 600,
+            };
+            values.push(vec![0u8; len]);
+        }
+        for take in [1, 2, 3, 7, 40, 300] {
+            let cells = leaf_cells(&values[..take], &key);
+            for target in [usable / 3, usable / 2, usable - usable / 16, usable] {
+                check_groups(&cells, &pack(&cells, target, usable), usable);
+            }
+        }
+    }
 }

@@ -21,9 +21,9 @@ use crate::format::node::{LeafValue, Node};
 use crate::ids::{PageId, Ptr};
 use crate::pager::PageSource;
 
-/// Deeper trees are corrupt: a cycle among branch pages must not recurse forever. With
-/// keys of at most `MAX_KEY_LEN` bytes a branch has at least three children, so 32 levels
-/// exceed any file that fits a 64-bit address space.
+/// Deeper trees are corrupt: a cycle among branch pages must not recurse forever. A tree
+/// grows a level only when a full root splits, and a branch under a third full joins a
+/// sibling, so 32 levels exceed any file that fits a 64-bit address space.
 pub(crate) const MAX_DEPTH: usize = 32;
 
 /// A pointer to a page of the current transaction, whose checksum is not known yet.

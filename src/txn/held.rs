@@ -227,6 +227,7 @@ impl HeldWrites {
             let mut done = 0;
             while done < writes.len() {
                 let merged = btree::merge_sorted(store, state.root, &writes[done..])?;
+                debug_assert!(merged.consumed > 0, "every step applies a write");
                 state.merged(merged.root, merged.len_change);
                 done += merged.consumed;
                 store.end_operation()?;
