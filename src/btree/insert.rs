@@ -32,10 +32,37 @@ pub(super) fn dirty_path<S: PageStore + ?Sized>(
 pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
     store: &mut S,
     root: Ptr,
+    choose: impl FnMut(&node::Node, usize) -> Result<usize>,
+) -> Result<(PageId, Vec<Step>, PageId, bool)> {
+    descend_copying(store, root, true, choose)
+}
+
+/// Makes the branches from `root` down to the leaf for `key` dirty, but not the leaf (its
+/// caller copies the leaf itself, or not at all). The path is empty for a tree that is a
+/// single leaf.
+pub(super) fn dirty_branches<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    key: &[u8],
+) -> Result<Vec<Step>> {
+    let (_, path, _, _) = descend_copying(store, root, false, |node, _| node.child_index(key))?;
+    Ok(path)
+}
+
+/// The descent behind `dirty_path_by` and `dirty_branches`: copies every branch on the way
+/// down, and the leaf too if `copy_leaf` (else the leaf id returned may be a clean page, and
+/// so may the root id when the root is that leaf).
+fn descend_copying<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    copy_leaf: bool,
     mut choose: impl FnMut(&node::Node, usize) -> Result<usize>,
 ) -> Result<(PageId, Vec<Step>, PageId, bool)> {
-    let root_id = store.make_dirty(root)?;
     let mut path = Vec::with_capacity(8);
+    if !copy_leaf && !node_at(store, root)?.is_branch() {
+        return Ok((root.page, path, root.page, true));
+    }
+    let root_id = store.make_dirty(root)?;
     let mut current = root_id;
     let mut rightmost = true;
     loop {
@@ -49,18 +76,21 @@ pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
         let idx = choose(&node, path.len())?;
         let child = node.child(idx)?;
         let last = idx + 1 == node.len();
-        let child_id = store.make_dirty(child)?;
-        // A pointer to a page of this transaction carries checksum 0 until sealing (see
-        // `walk::seal_tree`), also when the page keeps its id (log mode, a spilled page).
-        if child_id != child.page || child.crc != 0 {
-            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
-        }
         path.push(Step {
             page: current,
             idx,
             rightmost,
         });
         rightmost &= last;
+        if !copy_leaf && !node_at(store, child)?.is_branch() {
+            return Ok((root_id, path, child.page, rightmost));
+        }
+        let child_id = store.make_dirty(child)?;
+        // A pointer to a page of this transaction carries checksum 0 until sealing (see
+        // `walk::seal_tree`), also when the page keeps its id (log mode, a spilled page).
+        if child_id != child.page || child.crc != 0 {
+            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
+        }
         current = child_id;
     }
 }

@@ -4,8 +4,8 @@
 //! as needed. One call applies a prefix of the batch.
 
 use super::delete::{collapse_root, rebalance};
-use super::insert::Step;
-use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
+use super::insert::{Step, dirty_branches};
+use super::{dirty_ptr, node_at};
 use crate::error::{Error, Result};
 use crate::format::PageKind;
 use crate::format::node::{self, LeafValue, NewCell, Node};
@@ -119,47 +119,6 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
         consumed,
         len_change,
     })
-}
-
-/// Makes the branches from `root` down to the leaf for `key` dirty, not the leaf (the merge
-/// copies and frees it). Empty for a tree that is a single leaf.
-fn dirty_branches<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    key: &[u8],
-) -> Result<Vec<Step>> {
-    let mut path = Vec::with_capacity(8);
-    if !node_at(store, root)?.is_branch() {
-        return Ok(path);
-    }
-    let mut current = store.make_dirty(root)?;
-    loop {
-        if path.len() >= MAX_DEPTH {
-            return Err(too_deep(current));
-        }
-        let (idx, child) = {
-            let node = node_at(store, dirty_ptr(current))?;
-            if !node.is_branch() {
-                return Err(Error::corruption(current, "a leaf where a branch was"));
-            }
-            let idx = node.child_index(key)?;
-            (idx, node.child(idx)?)
-        };
-        path.push(Step {
-            page: current,
-            idx,
-            rightmost: false,
-        });
-        if !node_at(store, child)?.is_branch() {
-            return Ok(path);
-        }
-        let child_id = store.make_dirty(child)?;
-        // See `insert::dirty_path_by`: a pointer to a page of this transaction carries 0.
-        if child_id != child.page || child.crc != 0 {
-            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
-        }
-        current = child_id;
-    }
 }
 
 /// How many writes from the start of `batch` (at most `limit`) bring at most `MAX_SPAN`
