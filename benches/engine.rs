@@ -331,7 +331,7 @@ fn large_transaction(c: &mut Criterion, fx: &Fixture) {
                     let mut rng = SplitMix64::new(9);
                     let mut value = [0; VALUE_LEN];
                     let start = Instant::now();
-                    let mut wtx = db.begin_write().expect("begin_write");
+                    let wtx = db.begin_write().expect("begin_write");
                     {
                         let mut table = wtx.open_table(TABLE).expect("open_table");
                         for key in &fx.keys {
@@ -365,7 +365,7 @@ fn large_transaction(c: &mut Criterion, fx: &Fixture) {
                         .open(&path)
                         .expect("open copy");
                     let start = Instant::now();
-                    let mut wtx = db.begin_write().expect("begin_write");
+                    let wtx = db.begin_write().expect("begin_write");
                     {
                         let mut table = wtx.open_table(TABLE).expect("open_table");
                         for key in fx.keys.iter().step_by(2) {

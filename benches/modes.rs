@@ -58,7 +58,7 @@ fn load(path: &Path, mode: Mode, keys: &[Key]) -> Database {
 /// One durable write transaction inserting `count` fresh random entries.
 fn commit_inserts(db: &Database, rng: &mut SplitMix64, count: usize) {
     let (mut key, mut value) = ([0; KEY_LEN], [0; VALUE_LEN]);
-    let mut wtx = db.begin_write().expect("begin_write");
+    let wtx = db.begin_write().expect("begin_write");
     {
         let mut table = wtx.open_table(TABLE).expect("open_table");
         for _ in 0..count {

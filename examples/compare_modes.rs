@@ -322,7 +322,7 @@ fn random_entry(rng: &mut SplitMix64, key: &mut Key, value: &mut [u8; VALUE_LEN]
 /// One write transaction inserting `count` fresh random entries, committed durably.
 fn commit_random(db: &Database, rng: &mut SplitMix64, count: usize) -> Result<(), BoxError> {
     let (mut key, mut value) = ([0; KEY_LEN], [0; VALUE_LEN]);
-    let mut wtx = db.begin_write()?;
+    let wtx = db.begin_write()?;
     {
         let mut table = wtx.open_table(TABLE)?;
         for _ in 0..count {
@@ -463,7 +463,7 @@ fn bulk_load(
         keys.clear();
         let before = bytes_written()?;
         let start = Instant::now();
-        let mut wtx = db.begin_write()?;
+        let wtx = db.begin_write()?;
         {
             let mut table = wtx.open_table(TABLE)?;
             for _ in 0..entries {

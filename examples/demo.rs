@@ -213,7 +213,7 @@ fn run_writer(db: &Database) -> Result<WriterReport, BoxError> {
         attempts += 1;
         let bogus = attempts % ABORT_EVERY == 0;
         let seq = report.commits + 1;
-        let mut wtx = db.begin_write()?;
+        let wtx = db.begin_write()?;
         let mut transfers = 0;
         {
             let mut accounts = wtx.open_table(ACCOUNTS_TABLE)?;
@@ -318,7 +318,7 @@ struct Snapshot {
 
 /// Checks one snapshot: all accounts present and holding the total, one history row per commit,
 /// and the sequence number unchanged after the scan (the writer commits meanwhile).
-fn check_snapshot(rtx: &ReadTransaction<'_>) -> Result<Snapshot, BoxError> {
+fn check_snapshot(rtx: &ReadTransaction) -> Result<Snapshot, BoxError> {
     let meta = rtx.open_table(META_TABLE)?;
     let seq = read_seq(&meta)?;
     let accounts = rtx.open_table(ACCOUNTS_TABLE)?;

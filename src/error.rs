@@ -35,6 +35,9 @@ pub enum Error {
     TableNotFound(String),
     /// Table names are non-empty UTF-8 of at most 255 bytes.
     InvalidTableName(String),
+    /// The table already has a live handle in this write transaction (open it once and
+    /// use that handle, or drop it first).
+    TableAlreadyOpen(String),
     /// The key is longer than [`crate::MAX_KEY_LEN`].
     KeyTooLarge {
         /// Length of the key given.
@@ -78,6 +81,10 @@ impl fmt::Display for Error {
             Error::AlreadyOpen => write!(f, "the database is already open for writing"),
             Error::ReadOnly => write!(f, "the database was opened read-only"),
             Error::TableNotFound(name) => write!(f, "table {name:?} does not exist"),
+            Error::TableAlreadyOpen(name) => write!(
+                f,
+                "table {name:?} already has a live handle in this write transaction"
+            ),
             Error::InvalidTableName(name) => write!(
                 f,
                 "invalid table name {name:?}: names are non-empty UTF-8 of at most 255 bytes"

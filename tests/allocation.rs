@@ -25,7 +25,7 @@ fn single_insert_commits_write_few_extents_and_the_file_stays_bounded() {
     let db = Database::builder().open_simulated(disk.clone()).unwrap();
     let mut rng = SplitMix(7);
     let value = [0x5Au8; 150];
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("t").unwrap();
         for _ in 0..60_000 {
@@ -35,7 +35,7 @@ fn single_insert_commits_write_few_extents_and_the_file_stays_bounded() {
     tx.commit().unwrap();
     // Commits settle into their runs after a few rounds; count the later ones.
     let commit_one = |rng: &mut SplitMix| {
-        let mut tx = db.begin_write().unwrap();
+        let tx = db.begin_write().unwrap();
         tx.open_table("t")
             .unwrap()
             .insert(&random_key(rng), &value)

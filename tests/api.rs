@@ -80,7 +80,7 @@ fn key_length_limit() {
 #[test]
 fn table_name_limits() {
     let test_db = TestDb::new();
-    let mut wtx = test_db.db().begin_write().unwrap();
+    let wtx = test_db.db().begin_write().unwrap();
     for bad in [String::new(), "n".repeat(256), "é".repeat(128)] {
         match expect_err(wtx.open_table(&bad), "open_table with an invalid name") {
             Error::InvalidTableName(name) => assert_eq!(name, bad),
@@ -134,7 +134,7 @@ fn dropped_or_aborted_write_transaction_changes_nothing() {
             .unwrap()
     });
     for explicit_abort in [false, true] {
-        let mut wtx = test_db.db().begin_write().unwrap();
+        let wtx = test_db.db().begin_write().unwrap();
         wtx.open_table("keep")
             .unwrap()
             .insert(b"k", b"changed")
@@ -168,7 +168,7 @@ fn dropped_or_aborted_write_transaction_changes_nothing() {
 #[test]
 fn write_transaction_sees_its_own_writes() {
     let test_db = TestDb::new();
-    let mut wtx = test_db.db().begin_write().unwrap();
+    let wtx = test_db.db().begin_write().unwrap();
     wtx.open_table("t").unwrap().insert(b"a", b"1").unwrap();
     {
         let mut t = wtx.open_table("t").unwrap();

@@ -18,7 +18,7 @@ const _: fn() = || {
     fn sync<T: Sync>() {}
     send::<Database>();
     sync::<Database>();
-    send::<ReadTransaction<'static>>();
+    send::<ReadTransaction>();
     send::<Error>();
     sync::<Error>();
 };
@@ -141,7 +141,7 @@ fn transfers_keep_every_snapshot_consistent() {
         let done_guard = SetOnDrop(writer_done);
         let mut rng = Rng::new(42);
         for commit in 0..COMMITS {
-            let mut wtx = db.begin_write().unwrap();
+            let wtx = db.begin_write().unwrap();
             if commit % 5 == 4 {
                 // Withdraw without depositing, then abort by dropping: no reader may see it.
                 let from = account(rng.below(ACCOUNTS));
@@ -191,7 +191,7 @@ fn second_writer_waits_for_the_first() {
     thread::scope(|s| {
         // Moves the sender, so a panic in this thread disconnects the channel.
         s.spawn(move || {
-            let mut wtx = db.begin_write().unwrap();
+            let wtx = db.begin_write().unwrap();
             holds_lock.send(()).unwrap();
             wtx.open_table("t").unwrap().insert(b"first", b"1").unwrap();
             // Give the second writer time to reach begin_write (not asserted: it only widens
@@ -204,7 +204,7 @@ fn second_writer_waits_for_the_first() {
             if first_holds_lock.recv().is_err() {
                 return; // the first writer failed; its panic fails the test
             }
-            let mut wtx = db.begin_write().unwrap();
+            let wtx = db.begin_write().unwrap();
             assert!(
                 first_is_committing.load(Ordering::SeqCst),
                 "begin_write returned while another write transaction was live"
@@ -244,7 +244,7 @@ fn concurrent_increments_lose_no_update() {
         for _ in 0..THREADS {
             s.spawn(|| {
                 for _ in 0..INCREMENTS {
-                    let mut wtx = db.begin_write().unwrap();
+                    let wtx = db.begin_write().unwrap();
                     {
                         let mut t = wtx.open_table("counter").unwrap();
                         let n = t.get(b"n").unwrap().map_or(0, balance);
@@ -274,7 +274,7 @@ fn readers_do_not_wait_for_an_open_writer() {
         w.open_table("t").unwrap().insert(b"k", b"old").unwrap()
     });
 
-    let mut wtx = db.begin_write().unwrap();
+    let wtx = db.begin_write().unwrap();
     wtx.open_table("t").unwrap().insert(b"k", b"new").unwrap();
     thread::scope(|s| {
         s.spawn(|| {

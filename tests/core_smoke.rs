@@ -15,7 +15,7 @@ fn insert_get_remove_many_with_reopen() {
     {
         let db = Database::open(&path).unwrap();
         for round in 0..5u64 {
-            let mut tx = db.begin_write().unwrap();
+            let tx = db.begin_write().unwrap();
             {
                 let mut t = tx.open_table("t").unwrap();
                 for i in 0..2000u64 {
@@ -64,7 +64,7 @@ fn large_values_and_deleting_everything() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("db")).unwrap();
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("big").unwrap();
         t.insert(b"a", &big).unwrap();
@@ -89,7 +89,7 @@ fn large_values_and_deleting_everything() {
     tx.set_durability(Durability::None);
     tx.commit().unwrap();
     db.check().unwrap();
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     assert!(tx.delete_table("big").unwrap());
     tx.commit().unwrap();
     let report = db.check().unwrap();
@@ -100,7 +100,7 @@ fn large_values_and_deleting_everything() {
 fn long_reader_with_repeated_rewrites_keeps_the_freelist_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("db")).unwrap();
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("t").unwrap();
         for i in 0..300u32 {
@@ -110,7 +110,7 @@ fn long_reader_with_repeated_rewrites_keeps_the_freelist_consistent() {
     tx.commit().unwrap();
     let old = db.begin_read().unwrap();
     for round in 0..6u32 {
-        let mut tx = db.begin_write().unwrap();
+        let tx = db.begin_write().unwrap();
         {
             let mut t = tx.open_table("t").unwrap();
             for i in 0..300u32 {
@@ -137,7 +137,7 @@ fn wal_mode_round_trip_checkpoint_and_recovery() {
     let disk = SimDisk::new();
     let db = builder().open_simulated(disk.clone()).unwrap();
     for round in 0..5u32 {
-        let mut tx = db.begin_write().unwrap();
+        let tx = db.begin_write().unwrap();
         {
             let mut t = tx.open_table("t").unwrap();
             for i in 0..500u32 {
@@ -195,7 +195,7 @@ fn non_durable_churn_stays_flat() {
         .unwrap();
     let mut high_water = Vec::new();
     for round in 0..200u32 {
-        let mut tx = db.begin_write().unwrap();
+        let tx = db.begin_write().unwrap();
         {
             let mut t = tx.open_table("t").unwrap();
             for i in 0..50u32 {
@@ -224,7 +224,7 @@ fn random_load_fills_leaves_well() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("db")).unwrap();
     let mut x: u64 = 7;
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("t").unwrap();
         for _ in 0..40_000 {
@@ -253,7 +253,7 @@ fn random_load_of_mixed_sizes_shares_and_splits_correctly() {
     let db = Database::open(dir.path().join("db")).unwrap();
     let mut model = BTreeMap::new();
     let mut x: u64 = 11;
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("t").unwrap();
         for i in 0..6_000u64 {

@@ -238,7 +238,7 @@ fn build(page_size: usize, protocol: CommitProtocol, seed: u64) -> Fixture {
         };
         commit_plan(step, &mut batch, &mut rng);
         let (ops, dropped) = (batch.ops, batch.dropped);
-        let mut wtx = db.begin_write().expect("begin_write");
+        let wtx = db.begin_write().expect("begin_write");
         for (table, key, value) in ops {
             ever.entry(table.clone()).or_default().push(key.clone());
             let mut t = wtx.open_table(&table).expect("open_table");

@@ -193,7 +193,7 @@ fn abort_and_table_deletion_drop_held_writes() {
         )
     });
     {
-        let mut tx = db.db().begin_write().unwrap();
+        let tx = db.db().begin_write().unwrap();
         fill(
             &mut tx.open_table("kept").unwrap(),
             &mut rng,
@@ -477,7 +477,7 @@ fn a_table_held_from_its_first_write_is_built_and_emptied_by_spans() {
     let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(43);
     let (mut big, mut small) = (Model::new(), Model::new());
-    let thrash = |tx: &mut bough::WriteTransaction<'_>, rng: &mut Rng, big: &mut Model| {
+    let thrash = |tx: &mut bough::WriteTransaction, rng: &mut Rng, big: &mut Model| {
         fill(&mut tx.open_table("big").unwrap(), rng, 20_000, big);
     };
     write(db.db(), |tx| {

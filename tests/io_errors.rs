@@ -19,7 +19,7 @@ fn open(disk: &SimDisk) -> Database {
 
 /// Commits `count` entries of `len`-byte values starting at `first`.
 fn commit_entries(db: &Database, first: u32, count: u32, len: usize) -> bough::Result<()> {
-    let mut tx = db.begin_write()?;
+    let tx = db.begin_write()?;
     {
         let mut table = tx.open_table("t")?;
         for i in first..first + count {

@@ -120,7 +120,7 @@ fn walk(mut range: Range<'_>, walk: Walk) -> bough::Result<Entries> {
 }
 
 /// Applies one data operation to the write transaction and the model, comparing results.
-fn apply(wtx: &mut WriteTransaction<'_>, model: &mut Model, op: &Op) -> Result<(), String> {
+fn apply(wtx: &mut WriteTransaction, model: &mut Model, op: &Op) -> Result<(), String> {
     let name = |table: &u8| table_name(*table);
     match op {
         Op::Insert { table, key, value } => {

@@ -92,7 +92,7 @@ fn a_transaction_many_times_its_budget_stays_within_it() {
 fn memory_stays_within_the_budget_after_every_operation() {
     let db = TestDb::with(Options::default().dirty_budget(BUDGET));
     let mut rng = Rng::new(11);
-    let mut tx = db.db().begin_write().unwrap();
+    let tx = db.db().begin_write().unwrap();
     let mut most = 0;
     for i in 0..20_000 {
         let (key, value) = entry(&mut rng);
@@ -129,12 +129,14 @@ fn an_aborted_transaction_that_spilled_leaves_no_trace() {
     });
     let before = db.db().stats().unwrap();
     {
-        let mut tx = db.db().begin_write().unwrap();
+        let tx = db.db().begin_write().unwrap();
         let mut table = tx.open_table("t").unwrap();
         insert_random(&mut table, &mut rng, 20_000, &mut BTreeMap::new());
         for key in model.keys().step_by(2) {
             table.remove(key).unwrap();
         }
+        // A table with a live handle cannot be deleted.
+        drop(table);
         tx.delete_table("t").unwrap();
         tx.abort().unwrap();
     }
@@ -173,6 +175,7 @@ fn large_values_and_table_deletion_within_a_spilling_transaction() {
             kept.insert(&key, &value).unwrap();
             model.insert(key, value);
         }
+        drop(doomed);
         assert!(tx.delete_table("doomed").unwrap());
     });
     db.reopen();

@@ -276,7 +276,7 @@ fn check_summary(table: &dyn Reads, model: &Entries) {
 /// Opens `name` in a read transaction whose committed state the model holds as `tables`, and runs
 /// `check` on it; a table the model lacks must be reported as not found.
 fn read_committed(
-    rtx: &ReadTransaction<'_>,
+    rtx: &ReadTransaction,
     tables: &Tables,
     name: &str,
     check: impl FnOnce(&dyn Reads, &Entries),
@@ -301,13 +301,13 @@ struct Session<'db, 'm> {
     /// The model of the last commit.
     committed: &'m mut Tables,
     /// The open write transaction and the model of what it sees.
-    writer: Option<(WriteTransaction<'db>, Tables)>,
+    writer: Option<(WriteTransaction, Tables)>,
     /// The held snapshot and the model of the commit it started at.
-    snapshot: Option<(ReadTransaction<'db>, Tables)>,
+    snapshot: Option<(ReadTransaction, Tables)>,
 }
 
 impl<'db> Session<'db, '_> {
-    fn writer(&mut self) -> (&mut WriteTransaction<'db>, &mut Tables) {
+    fn writer(&mut self) -> (&mut WriteTransaction, &mut Tables) {
         if self.writer.is_none() {
             let wtx = self.db.begin_write().expect("begin_write");
             self.writer = Some((wtx, self.committed.clone()));
@@ -316,7 +316,7 @@ impl<'db> Session<'db, '_> {
         (wtx, tables)
     }
 
-    fn snapshot(&mut self) -> (&ReadTransaction<'db>, &Tables) {
+    fn snapshot(&mut self) -> (&ReadTransaction, &Tables) {
         if self.snapshot.is_none() {
             let rtx = self.db.begin_read().expect("begin_read");
             self.snapshot = Some((rtx, self.committed.clone()));

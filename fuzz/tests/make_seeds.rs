@@ -18,7 +18,7 @@ fn small_database(disk: &SimDisk, mode: Mode, big: bool) -> Database {
         .mode(mode)
         .open_simulated(disk.clone())
         .unwrap();
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table("t").unwrap();
         for i in 0..150u32 {
@@ -30,7 +30,7 @@ fn small_database(disk: &SimDisk, mode: Mode, big: bool) -> Database {
         tx.open_table("other").unwrap().insert(b"k", b"v").unwrap();
     }
     tx.commit().unwrap();
-    let mut tx = db.begin_write().unwrap();
+    let tx = db.begin_write().unwrap();
     tx.open_table("t")
         .unwrap()
         .remove(&3u32.to_be_bytes())

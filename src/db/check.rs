@@ -4,9 +4,8 @@ use super::Database;
 use crate::btree::{PageMarks, TreeSummary, check_tree};
 use crate::error::{Error, Result};
 use crate::ids::Ptr;
-use crate::pager::{FreeList, PageSource, ReadPages};
-use crate::txn::{ReadTransaction, TableRecord};
-use std::ops::Bound;
+use crate::pager::{FreeList, ReadPages};
+use crate::txn::{ReadTransaction, list_tables};
 
 /// What `Database::check` verified.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,19 +52,6 @@ pub struct Stats {
     pub recovery_time: std::time::Duration,
 }
 
-/// Every table record in the catalog at `catalog`.
-fn tables(src: &dyn PageSource, catalog: Option<Ptr>) -> Result<Vec<(String, TableRecord)>> {
-    let catalog_page = catalog.map_or(crate::ids::PageId(0), |c| c.page);
-    crate::btree::RangeIter::new(src, catalog, Bound::Unbounded, Bound::Unbounded)?
-        .map(|entry| {
-            let (name, value) = entry?;
-            let name = String::from_utf8(name.to_vec())
-                .map_err(|_| Error::corruption(catalog_page, "table name is not UTF-8"))?;
-            Ok((name, TableRecord::decode(value, catalog_page)?))
-        })
-        .collect()
-}
-
 /// Walks every tree of the snapshot, marking pages. Returns per-tree summaries added up
 /// and the table count.
 fn walk_trees(
@@ -75,7 +61,7 @@ fn walk_trees(
     read_values: bool,
 ) -> Result<(TreeSummary, u64)> {
     let mut total = check_tree(pages, catalog, marks, read_values)?;
-    let records = tables(pages, catalog)?;
+    let records = list_tables(pages, catalog)?;
     let mut entries = 0;
     total.depth = 0;
     for (name, record) in &records {
@@ -194,7 +180,7 @@ impl Database {
     }
 }
 
-impl ReadTransaction<'_> {
+impl ReadTransaction {
     pub(crate) fn snapshot(&self) -> &crate::txn::Snapshot {
         self.snapshot_ref()
     }

@@ -19,14 +19,17 @@ pub enum CommitProtocol {
 use crate::error::{Error, Result};
 use crate::format::valid_page_size;
 use crate::io::Storage;
-use crate::txn::{ReadTransaction, Shared, WriteTransaction};
+use crate::txn::{ReadTransaction, Shared, WriteTransaction, WriterGuard};
 use crate::{Durability, Mode};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An open database file. `Send + Sync`: share it between threads by reference or `Arc`.
+/// Transactions keep the file open by themselves: dropping the `Database` while some live
+/// is fine, and the file closes when the last of them ends.
 #[derive(Debug)]
 pub struct Database {
-    shared: Shared,
+    shared: Arc<Shared>,
     path: PathBuf,
 }
 
@@ -41,6 +44,7 @@ pub struct Builder {
     mode: Mode,
     checkpoint_bytes: u64,
     dirty_budget: usize,
+    create: bool,
 }
 
 impl Default for Builder {
@@ -54,6 +58,7 @@ impl Default for Builder {
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
             dirty_budget: 64 << 20,
+            create: true,
         }
     }
 }
@@ -117,13 +122,22 @@ impl Builder {
         self
     }
 
-    /// Opens the database at `path`, creating it (read-write only) if missing.
+    /// Whether `open` creates a missing file (default true). With `false`, a missing file
+    /// gives [`Error::Io`] of kind `NotFound`, so a mistyped path is not taken for a new,
+    /// empty database.
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Opens the database at `path`, creating it (read-write, unless
+    /// [`create(false)`](Self::create)) if missing.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         if !valid_page_size(self.page_size) {
             return Err(Error::InvalidPageSize(self.page_size));
         }
         let path = path.as_ref();
-        let shared = open::open_file(path, self)?;
+        let shared = Arc::new(open::open_file(path, self)?);
         Ok(Database {
             shared,
             path: path.to_owned(),
@@ -137,7 +151,7 @@ impl Builder {
             return Err(Error::InvalidPageSize(self.page_size));
         }
         let log = (self.mode == Mode::Wal).then(|| Box::new(disk.sibling(1)) as Box<dyn Storage>);
-        let shared = open::open_storage(Box::new(disk), log, self)?;
+        let shared = Arc::new(open::open_storage(Box::new(disk), log, self)?);
         Ok(Database {
             shared,
             path: PathBuf::from("<simulated disk>"),
@@ -151,6 +165,12 @@ impl Database {
         Builder::default().open(path)
     }
 
+    /// Opens the existing database at `path` with default options; a missing file gives
+    /// [`Error::Io`] of kind `NotFound`.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().create(false).open(path)
+    }
+
     /// Options for opening a database.
     pub fn builder() -> Builder {
         Builder::default()
@@ -162,13 +182,20 @@ impl Database {
     }
 
     /// Starts the write transaction, waiting for the current one to end.
-    pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
-        WriteTransaction::begin(&self.shared)
+    pub fn begin_write(&self) -> Result<WriteTransaction> {
+        let started = WriteTransaction::begin(&self.shared, true)?;
+        Ok(started.expect("a waiting begin returns a transaction"))
+    }
+
+    /// Starts the write transaction if no other is active, without waiting: `Ok(None)` if
+    /// one is.
+    pub fn try_begin_write(&self) -> Result<Option<WriteTransaction>> {
+        WriteTransaction::begin(&self.shared, false)
     }
 
     /// Starts a read transaction on the newest committed state. Never waits for the writer.
-    pub fn begin_read(&self) -> Result<ReadTransaction<'_>> {
-        Ok(ReadTransaction::new(&self.shared))
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(ReadTransaction::new(self.shared.clone()))
     }
 
     /// Write-ahead-log mode: copies the log into the file now, and starts the log over if no
@@ -178,15 +205,8 @@ impl Database {
         if self.shared.read_only || self.shared.mode == Mode::CopyOnWrite {
             return Ok(true);
         }
-        let mut state = self.shared.lock_writer()?;
+        let mut state = WriterGuard::acquire(&self.shared, true)?
+            .expect("a waiting acquire returns the writer's state");
         crate::txn::try_checkpoint(&self.shared, &mut state)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Write-ahead-log mode copies the log into the file on close; if that fails the log
-        // still holds every commit and the next open replays it.
-        let _ = self.checkpoint();
     }
 }

@@ -13,7 +13,8 @@ use crate::pager::wal::{WalIndex, WalLog, checkpoint};
 use crate::pager::{ReadPages, VerifiedPages};
 use crate::plant::{Bug, planted};
 use crate::txn::{
-    Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterState,
+    Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterSlot,
+    WriterState,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,7 +23,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 pub(super) fn open_file(path: &Path, options: &Builder) -> Result<Shared> {
-    if !options.read_only && !path.exists() {
+    if !path.exists() {
+        if options.read_only || !options.create {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no database at {}", path.display()),
+            )));
+        }
         create(path, options.page_size, options.mode)?;
     }
     let lock = if options.read_only {
@@ -182,7 +189,7 @@ pub(super) fn open_storage(
         }),
     });
     Ok(Shared {
-        storage,
+        storage: Arc::from(storage),
         page_size,
         verify: options.verify_checksums,
         verified,
@@ -199,7 +206,7 @@ pub(super) fn open_storage(
             readers: BTreeMap::new(),
             durable_txn,
         }),
-        writer: Mutex::new(WriterState {
+        writer: WriterSlot::new(WriterState {
             meta,
             freelist: None,
             last_txn,

@@ -1,17 +1,18 @@
 //! The copy-on-write page store of one write transaction (DESIGN.md, "Commit protocol").
 //! A page reachable from a committed meta is never written: the first change copies it to a
 //! page that no snapshot can see, and the original goes to the freelist under this
-//! transaction's id.
+//! transaction's id. [`CowPager`] holds what the whole transaction shares (the file, the map,
+//! the allocator); [`CowStore`] is the page store of one tree, over its own [`DirtyPages`].
 
 use super::alloc::{Allocator, Stream};
-use super::dirty;
+use super::dirty::{self, DirtyPages};
 use super::freelist::FreeList;
+use super::view::{PageView, read_overflow, read_page};
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
 use crate::format::freelist_page::RecordParts;
 use crate::format::{HEADER_SIZE, Meta, PageHeader, PageKind, node, overflow};
 use crate::ids::{PageId, Ptr};
-use crate::ids::{PageMap, PageSet};
 use crate::io::{Mapping, Storage};
 use crate::plant::{Bug, planted};
 use std::sync::Arc;
@@ -24,8 +25,8 @@ const RECENT_TXNS: u64 = 4;
 const MAX_WRITE: usize = 1 << 20;
 
 #[derive(Debug)]
-pub(crate) struct CowPager<'a> {
-    storage: &'a dyn Storage,
+pub(crate) struct CowPager {
+    storage: Arc<dyn Storage>,
     map: Arc<Mapping>,
     page_size: usize,
     verify: bool,
@@ -35,27 +36,15 @@ pub(crate) struct CowPager<'a> {
     durable_txn: u64,
     file_len: u64,
     alloc: Allocator,
-    /// Pages this transaction wrote, held in memory.
-    dirty: PageMap<Box<[u8]>>,
-    /// Dirty pages sealed for the commit.
-    sealed: PageSet,
-    /// Pages this transaction wrote, sealed and already in the file (spilled to stay within
-    /// the memory budget), with their checksums. None of their children is in `dirty`
-    /// (DESIGN.md, "Spilling dirty pages").
-    spilled: PageMap<u32>,
-    /// The memory budget for dirty pages, in bytes.
+    /// The memory budget for the dirty pages of one tree, in bytes.
     budget: usize,
-    /// How many dirty pages may stay in memory between operations.
-    budget_pages: usize,
-    /// How many times a spilled page was read back to change it again.
-    read_back: u64,
     grew: bool,
 }
 
 /// What a write transaction starts from.
 #[derive(Debug)]
-pub(crate) struct PagerStart<'a> {
-    pub storage: &'a dyn Storage,
+pub(crate) struct PagerStart {
+    pub storage: Arc<dyn Storage>,
     pub map: Arc<Mapping>,
     pub page_size: usize,
     pub verify: bool,
@@ -71,8 +60,8 @@ pub(crate) struct PagerStart<'a> {
     pub dirty_budget: usize,
 }
 
-impl<'a> CowPager<'a> {
-    pub(crate) fn new(start: PagerStart<'a>) -> Self {
+impl CowPager {
+    pub(crate) fn new(start: PagerStart) -> Self {
         CowPager {
             storage: start.storage,
             map: start.map,
@@ -90,12 +79,7 @@ impl<'a> CowPager<'a> {
                 start.freelist,
                 Meta::records_capacity(start.page_size),
             ),
-            dirty: PageMap::default(),
-            sealed: PageSet::default(),
-            spilled: PageMap::default(),
             budget: start.dirty_budget,
-            budget_pages: (start.dirty_budget / start.page_size).max(1),
-            read_back: 0,
             grew: start.length_unsynced,
         }
     }
@@ -109,6 +93,28 @@ impl<'a> CowPager<'a> {
             wal: None,
             verified: Some(&self.verified),
         }
+    }
+
+    /// The committed pages as of now, for a table's reads.
+    pub(crate) fn view(&self) -> PageView {
+        PageView {
+            map: self.map.clone(),
+            log: None,
+            page_size: self.page_size,
+            high_water: self.alloc.high_water(),
+            verify: self.verify,
+            verified: self.verified.clone(),
+        }
+    }
+
+    /// Bytes of dirty pages the transaction's trees may keep in memory together.
+    pub(crate) fn budget_bytes(&self) -> usize {
+        self.budget
+    }
+
+    /// The page store of the tree whose changed pages are `dirty`.
+    pub(crate) fn store<'a>(&'a mut self, dirty: &'a mut DirtyPages) -> CowStore<'a> {
+        CowStore { core: self, dirty }
     }
 
     pub(crate) fn high_water(&self) -> u64 {
@@ -149,7 +155,7 @@ impl<'a> CowPager<'a> {
         self.storage.set_len(target)?;
         self.file_len = target;
         self.grew = true;
-        self.map = Arc::new(crate::io::map_grown(self.storage, &self.map, target)?);
+        self.map = Arc::new(crate::io::map_grown(&*self.storage, &self.map, target)?);
         Ok(())
     }
 
@@ -176,12 +182,15 @@ impl<'a> CowPager<'a> {
         Ok(id)
     }
 
-    /// Saves this transaction's freelist records (pages among its dirty pages) and returns
-    /// where the log now ends. Call once, after every tree change.
-    pub(crate) fn save_freelist(&mut self) -> Result<(Option<Ptr>, Vec<RecordParts>)> {
+    /// Saves this transaction's freelist records (pages added to `dirty`) and returns where
+    /// the log now ends. Call once, after every tree change.
+    pub(crate) fn save_freelist(
+        &mut self,
+        dirty: &mut DirtyPages,
+    ) -> Result<(Option<Ptr>, Vec<RecordParts>)> {
         let saved = self.alloc.save_freelist();
         self.ensure_file()?;
-        self.dirty.extend(saved.pages);
+        dirty.pages.extend(saved.pages);
         Ok((saved.head, saved.records_in_meta))
     }
 
@@ -195,48 +204,89 @@ impl<'a> CowPager<'a> {
         self.alloc.into_freelist()
     }
 
-    /// Writes every dirty page still in memory to its place in the file. Pages must be
+    /// Writes every page of `dirty` still in memory to its place in the file. Pages must be
     /// sealed.
-    pub(crate) fn write_dirty(&self) -> Result<()> {
-        let mut ids: Vec<u64> = self.dirty.keys().copied().collect();
+    pub(crate) fn write_dirty(&self, dirty: &DirtyPages) -> Result<()> {
+        let mut ids: Vec<u64> = dirty.pages.keys().copied().collect();
         ids.sort_unstable();
-        self.write_pages(&ids)
+        self.write_pages(dirty, &ids)
     }
 
-    /// Bytes of dirty pages held in memory.
-    pub(crate) fn dirty_bytes(&self) -> usize {
-        self.dirty.len() * self.page_size
+    /// Writes pages `ids` (sorted) of `dirty` to their places in the file, coalescing
+    /// neighbours.
+    fn write_pages(&self, dirty: &DirtyPages, ids: &[u64]) -> Result<()> {
+        let pages_per_write = (MAX_WRITE / self.page_size).max(1);
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut start = 0;
+        while start < ids.len() {
+            let mut end = start + 1;
+            while end < ids.len() && ids[end] == ids[end - 1] + 1 && end - start < pages_per_write {
+                end += 1;
+            }
+            let offset = ids[start] * self.page_size as u64;
+            if end - start == 1 {
+                self.storage.write_at(&dirty.pages[&ids[start]], offset)?;
+            } else {
+                buffer.clear();
+                for id in &ids[start..end] {
+                    buffer.extend_from_slice(&dirty.pages[id]);
+                }
+                self.storage.write_at(&buffer, offset)?;
+            }
+            start = end;
+        }
+        // This process hashed these versions when it sealed them: readers need not again
+        // (DESIGN.md, "Checksums").
+        for id in ids {
+            self.verified
+                .insert(*id, PageHeader::of(&dirty.pages[id]).checksum.get());
+        }
+        Ok(())
+    }
+}
+
+/// The copy-on-write page store of one tree: the transaction's shared state and the tree's
+/// own changed pages.
+#[derive(Debug)]
+pub(crate) struct CowStore<'a> {
+    core: &'a mut CowPager,
+    dirty: &'a mut DirtyPages,
+}
+
+impl CowStore<'_> {
+    /// How many dirty pages may stay in memory between operations.
+    fn budget_pages(&self) -> usize {
+        (self.core.budget.saturating_sub(self.dirty.reserved) / self.core.page_size).max(1)
     }
 
     /// Whether dirty page `id` can be written now: no child of it is in memory, so its
     /// content, checksums of children included, is final unless it is changed again.
     fn spillable(&self, id: u64) -> Result<bool> {
-        let page = &self.dirty[&id];
+        let page = &self.dirty.pages[&id];
         if PageHeader::of(page).kind() != Some(PageKind::Branch) {
             return Ok(true);
         }
         let node = node::Node::parse(page, PageId(id))?;
         for i in 0..node.len() {
-            if self.dirty.contains_key(&node.child(i)?.page.0) {
+            if self.dirty.pages.contains_key(&node.child(i)?.page.0) {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    /// Writes dirty pages early, leaves first, until at most half the budget stays in
-    /// memory (DESIGN.md, "Spilling dirty pages"). Call only between tree operations, when
-    /// no page is half-changed.
-    fn spill(&mut self) -> Result<()> {
-        let keep = self.budget_pages / 2;
-        while self.dirty.len() > keep {
+    /// Writes dirty pages early, leaves first, until at most `keep` stay in memory
+    /// (DESIGN.md, "Spilling dirty pages"). Call only between tree operations, when no page
+    /// is half-changed.
+    pub(crate) fn spill(&mut self, keep: usize) -> Result<()> {
+        while self.dirty.pages.len() > keep {
             let mut ids = Vec::new();
-            let mut candidates: Vec<u64> = self.dirty.keys().copied().collect();
+            let mut candidates: Vec<u64> = self.dirty.pages.keys().copied().collect();
             // In id order: fresh pages from the end of the file go in allocation order, and
             // neighbouring ids coalesce into fewer writes.
             candidates.sort_unstable();
             for id in candidates {
-                if self.dirty.len() - ids.len() <= keep {
+                if self.dirty.pages.len() - ids.len() <= keep {
                     break;
                 }
                 if self.spillable(id)? {
@@ -250,14 +300,14 @@ impl<'a> CowPager<'a> {
                 .iter()
                 .map(|&id| self.seal_for_spill(id))
                 .collect::<Result<Vec<u32>>>()?;
-            self.write_pages(&ids)?;
+            self.core.write_pages(self.dirty, &ids)?;
             // Only once written: a failed write leaves every page in memory.
             for (id, crc) in ids.into_iter().zip(crcs) {
-                self.dirty.remove(&id);
-                self.spilled.insert(id, crc);
+                self.dirty.pages.remove(&id);
+                self.dirty.spilled.insert(id, crc);
             }
-            if !self.storage.map_follows_writes() {
-                self.remap()?;
+            if !self.core.storage.map_follows_writes() {
+                self.core.remap()?;
             }
         }
         Ok(())
@@ -266,7 +316,11 @@ impl<'a> CowPager<'a> {
     /// Seals dirty page `id` after pointing its branch cells at the checksums of spilled
     /// children.
     fn seal_for_spill(&mut self, id: u64) -> Result<u32> {
-        let page = self.dirty.get_mut(&id).expect("spill candidates are dirty");
+        let page = self
+            .dirty
+            .pages
+            .get_mut(&id)
+            .expect("spill candidates are dirty");
         if PageHeader::of(page).kind() == Some(PageKind::Branch) {
             let children: Vec<Ptr> = {
                 let node = node::Node::parse(page, PageId(id))?;
@@ -275,7 +329,7 @@ impl<'a> CowPager<'a> {
                     .collect::<Result<_>>()?
             };
             for (i, child) in children.into_iter().enumerate() {
-                if let Some(&crc) = self.spilled.get(&child.page.0) {
+                if let Some(&crc) = self.dirty.spilled.get(&child.page.0) {
                     node::set_child(
                         page,
                         PageId(id),
@@ -290,72 +344,34 @@ impl<'a> CowPager<'a> {
         }
         Ok(dirty::seal(page))
     }
-
-    /// Writes dirty pages `ids` (sorted) to their places in the file, coalescing neighbours.
-    fn write_pages(&self, ids: &[u64]) -> Result<()> {
-        let pages_per_write = (MAX_WRITE / self.page_size).max(1);
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut start = 0;
-        while start < ids.len() {
-            let mut end = start + 1;
-            while end < ids.len() && ids[end] == ids[end - 1] + 1 && end - start < pages_per_write {
-                end += 1;
-            }
-            let offset = ids[start] * self.page_size as u64;
-            if end - start == 1 {
-                self.storage.write_at(&self.dirty[&ids[start]], offset)?;
-            } else {
-                buffer.clear();
-                for id in &ids[start..end] {
-                    buffer.extend_from_slice(&self.dirty[id]);
-                }
-                self.storage.write_at(&buffer, offset)?;
-            }
-            start = end;
-        }
-        // This process hashed these versions when it sealed them: readers need not again
-        // (DESIGN.md, "Checksums").
-        for id in ids {
-            self.verified
-                .insert(*id, PageHeader::of(&self.dirty[id]).checksum.get());
-        }
-        Ok(())
-    }
 }
 
-impl PageSource for CowPager<'_> {
+impl PageSource for CowStore<'_> {
     fn page_size(&self) -> usize {
-        self.page_size
+        self.core.page_size
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        if let Some(page) = self.dirty.get(&ptr.page.0) {
-            return Ok(page);
-        }
-        if self.spilled.contains_key(&ptr.page.0) {
-            // Written by this transaction moments ago, under the file lock: not hashed again.
-            return self.pages().raw(ptr.page, 1);
-        }
-        self.pages().checked_page(ptr)
+        read_page(self.core.pages(), self.dirty, ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
-        self.pages().checked_overflow(ptr, len)
+        read_overflow(self.core.pages(), self.dirty, ptr, len)
     }
 }
 
-impl PageStore for CowPager<'_> {
+impl PageStore for CowStore<'_> {
     fn is_dirty(&self, id: PageId) -> bool {
-        self.dirty.contains_key(&id.0) || self.spilled.contains_key(&id.0)
+        self.dirty.pages.contains_key(&id.0) || self.dirty.spilled.contains_key(&id.0)
     }
 
     fn sealed_crc(&self, id: PageId) -> Option<u32> {
-        self.spilled.get(&id.0).copied()
+        self.dirty.spilled.get(&id.0).copied()
     }
 
     fn end_operation(&mut self) -> Result<()> {
-        if self.dirty.len() > self.budget_pages {
-            self.spill()?;
+        if self.dirty.pages.len() > self.budget_pages() {
+            self.spill(self.budget_pages() / 2)?;
         }
         Ok(())
     }
@@ -363,93 +379,98 @@ impl PageStore for CowPager<'_> {
     fn thrashing(&self) -> bool {
         // An eighth of the budget read back: random changes over a tree several times the
         // budget get there within a few thousand operations; ordered ones never do.
-        self.read_back > 0 && self.read_back >= (self.budget / self.page_size / 8) as u64
+        let read_back = self.dirty.read_back;
+        read_back > 0 && read_back >= (self.core.budget / self.core.page_size / 8) as u64
     }
 
     fn reserve_memory(&mut self, bytes: usize) -> usize {
-        self.budget_pages = (self.budget.saturating_sub(bytes) / self.page_size).max(1);
-        self.budget
-            .saturating_sub(self.budget_pages * self.page_size)
-            .min(bytes)
+        let budget = self.core.budget;
+        let page_size = self.core.page_size;
+        let pages = (budget.saturating_sub(bytes) / page_size).max(1);
+        let reserved = budget.saturating_sub(pages * page_size).min(bytes);
+        self.dirty.reserved = reserved;
+        reserved
     }
 
     fn page_mut(&mut self, id: PageId) -> &mut [u8] {
         self.dirty
+            .pages
             .get_mut(&id.0)
             .expect("page_mut is only called on dirty pages")
     }
 
     fn make_dirty(&mut self, ptr: Ptr) -> Result<PageId> {
-        if self.dirty.contains_key(&ptr.page.0) {
+        if self.dirty.pages.contains_key(&ptr.page.0) {
             return Ok(ptr.page);
         }
-        if self.spilled.remove(&ptr.page.0).is_some() {
+        if self.dirty.spilled.remove(&ptr.page.0).is_some() {
             // Written early by this transaction and unreachable from any snapshot: it is
             // changed in place again, in memory.
-            let page: Box<[u8]> = self.pages().raw(ptr.page, 1)?.into();
-            self.dirty.insert(ptr.page.0, page);
-            self.read_back += 1;
+            let page: Box<[u8]> = self.core.pages().raw(ptr.page, 1)?.into();
+            self.dirty.pages.insert(ptr.page.0, page);
+            self.dirty.read_back += 1;
             return Ok(ptr.page);
         }
-        let mut page: Box<[u8]> = self.pages().checked_page(ptr)?.into();
+        let mut page: Box<[u8]> = self.core.pages().checked_page(ptr)?.into();
         if planted(Bug::UpdateInPlace) {
-            PageHeader::of_mut(&mut page).txn_id = self.txn.into();
-            self.dirty.insert(ptr.page.0, page);
-            self.alloc.adopt(ptr.page);
+            PageHeader::of_mut(&mut page).txn_id = self.core.txn.into();
+            self.dirty.pages.insert(ptr.page.0, page);
+            self.core.alloc.adopt(ptr.page);
             return Ok(ptr.page);
         }
         let written_by = PageHeader::of(&page).txn_id.get();
-        let stream = match written_by.saturating_add(RECENT_TXNS) >= self.txn {
+        let stream = match written_by.saturating_add(RECENT_TXNS) >= self.core.txn {
             true => Stream::Hot,
             false => Stream::Cold,
         };
-        let id = self.alloc_page(stream)?;
+        let id = self.core.alloc_page(stream)?;
         let header = PageHeader::of_mut(&mut page);
         header.page_id = id.into();
-        header.txn_id = self.txn.into();
-        self.dirty.insert(id, page);
+        header.txn_id = self.core.txn.into();
+        self.dirty.pages.insert(id, page);
         self.free(ptr.page)?;
         Ok(PageId(id))
     }
 
     fn allocate(&mut self, kind: PageKind) -> Result<PageId> {
-        let id = self.alloc_page(Stream::Cold)?;
-        let page = dirty::empty_node(id, kind, self.txn, self.page_size);
-        self.dirty.insert(id, page);
+        let id = self.core.alloc_page(Stream::Cold)?;
+        let page = dirty::empty_node(id, kind, self.core.txn, self.core.page_size);
+        self.dirty.pages.insert(id, page);
         Ok(PageId(id))
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
         // A page this transaction allocated is reusable at once, whoever wrote the file's
         // bytes there before; reading its header would only fault in a page not read before.
-        let volatile = !self.alloc.is_fresh(id) && self.written_after_durable(id);
-        self.alloc.free(id, volatile)?;
-        self.dirty.remove(&id.0);
-        self.spilled.remove(&id.0);
+        let volatile = !self.core.alloc.is_fresh(id) && self.core.written_after_durable(id);
+        self.core.alloc.free(id, volatile)?;
+        self.dirty.pages.remove(&id.0);
+        self.dirty.spilled.remove(&id.0);
         Ok(())
     }
 
     fn write_overflow(&mut self, value: &[u8]) -> Result<Ptr> {
+        let page_size = self.core.page_size;
         let len = value.len() as u64;
-        let pages = overflow::run_pages(self.page_size, len);
-        let start = self.alloc_run(pages)?;
-        let mut first = vec![0u8; self.page_size];
-        overflow::write_header(&mut first, PageId(start), self.txn, pages, len);
-        let in_first = value.len().min(self.page_size - HEADER_SIZE);
+        let pages = overflow::run_pages(page_size, len);
+        let start = self.core.alloc_run(pages)?;
+        let mut first = vec![0u8; page_size];
+        overflow::write_header(&mut first, PageId(start), self.core.txn, pages, len);
+        let in_first = value.len().min(page_size - HEADER_SIZE);
         first[HEADER_SIZE..HEADER_SIZE + in_first].copy_from_slice(&value[..in_first]);
         let crc = crc32c::crc32c_append(crc32c::crc32c(&first[4..HEADER_SIZE]), value);
         PageHeader::of_mut(&mut first).checksum = crc.into();
-        let offset = start * self.page_size as u64;
-        self.storage.write_at(&first, offset)?;
+        let offset = start * page_size as u64;
+        let storage = &self.core.storage;
+        storage.write_at(&first, offset)?;
         if in_first < value.len() {
-            self.storage
-                .write_at(&value[in_first..], offset + self.page_size as u64)?;
+            storage.write_at(&value[in_first..], offset + page_size as u64)?;
         }
-        if !self.storage.map_follows_writes() {
-            self.remap()?;
+        if !storage.map_follows_writes() {
+            self.core.remap()?;
         }
         // Hashed just now from the bytes written: reads in this process need not again.
-        self.verified.insert(start, crc);
+        self.core.verified.insert(start, crc);
         Ok(Ptr {
             page: PageId(start),
             crc,
@@ -457,8 +478,8 @@ impl PageStore for CowPager<'_> {
     }
 
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
-        let pages = overflow::run_pages(self.page_size, len);
-        let volatile = self.written_after_durable(ptr.page);
+        let pages = overflow::run_pages(self.core.page_size, len);
+        let volatile = self.core.written_after_durable(ptr.page);
         let run = ptr.page.0..ptr.page.0.saturating_add(pages);
         // Only a corrupt pointer makes a run overlap a tree page this transaction wrote.
         if let Some(id) = run.clone().find(|&id| self.is_dirty(PageId(id))) {
@@ -468,17 +489,16 @@ impl PageStore for CowPager<'_> {
             ));
         }
         for id in run {
-            self.alloc.free(PageId(id), volatile)?;
+            self.core.alloc.free(PageId(id), volatile)?;
         }
         Ok(())
     }
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
-        self.sealed.insert(id.0);
-        Ok(dirty::seal(self.page_mut(id)))
+        Ok(self.dirty.seal(id))
     }
 
     fn unsealed_page(&self) -> Option<PageId> {
-        dirty::first_unsealed(&self.dirty, &self.sealed)
+        self.dirty.first_unsealed()
     }
 }

@@ -1,6 +1,7 @@
 //! The pager: the page store the B+ tree works on. Readers see a snapshot through
 //! [`ReadPages`]; a write transaction uses [`CowPager`], which copies a page before its first
-//! change, allocates from the freelist and writes its pages at commit. The tree only sees the
+//! change, allocates from the freelist and writes its pages at commit; each tree it changes
+//! keeps its changed pages in its own [`DirtyPages`]. The tree only sees the
 //! [`PageSource`] and [`PageStore`] traits, never which storage mode is behind them.
 
 mod alloc;
@@ -10,12 +11,15 @@ mod free_set;
 mod freelist;
 mod read;
 mod verified;
+mod view;
 pub(crate) mod wal;
 
 pub(crate) use cow::{CowPager, PagerStart};
+pub(crate) use dirty::DirtyPages;
 pub(crate) use freelist::FreeList;
 pub(crate) use read::{ReadPages, WalRead};
 pub(crate) use verified::VerifiedPages;
+pub(crate) use view::{PageView, TablePages};
 
 use crate::error::Result;
 use crate::format::PageKind;
@@ -79,34 +83,80 @@ pub(crate) trait PageStore: PageSource {
     }
 }
 
-/// The page store of one write transaction, in either storage mode.
+/// What one write transaction shares among its trees, in either storage mode.
 #[derive(Debug)]
-pub(crate) enum TxnPager<'a> {
-    Cow(CowPager<'a>),
+pub(crate) enum TxnPager {
+    Cow(CowPager),
     Wal(wal::WalPager),
 }
 
-impl TxnPager<'_> {
+/// The page store of one tree of a write transaction, in either storage mode.
+#[derive(Debug)]
+pub(crate) enum TxnStore<'a> {
+    Cow(cow::CowStore<'a>),
+    Wal(wal::WalStore<'a>),
+}
+
+impl TxnStore<'_> {
+    /// Writes every page of this tree early that can be (copy-on-write mode; log mode keeps
+    /// its pages in memory). Only between tree operations.
+    pub(crate) fn spill_all(&mut self) -> Result<()> {
+        match self {
+            TxnStore::Cow(s) => s.spill(0),
+            TxnStore::Wal(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn store(&mut self) -> &mut dyn PageStore {
         match self {
-            TxnPager::Cow(p) => p,
-            TxnPager::Wal(p) => p,
+            TxnStore::Cow(s) => s,
+            TxnStore::Wal(s) => s,
         }
     }
 
     pub(crate) fn source(&self) -> &dyn PageSource {
         match self {
-            TxnPager::Cow(p) => p,
-            TxnPager::Wal(p) => p,
+            TxnStore::Cow(s) => s,
+            TxnStore::Wal(s) => s,
+        }
+    }
+}
+
+impl TxnPager {
+    /// The page store of the tree whose changed pages are `dirty`.
+    pub(crate) fn with<'a>(&'a mut self, dirty: &'a mut DirtyPages) -> TxnStore<'a> {
+        match self {
+            TxnPager::Cow(p) => TxnStore::Cow(p.store(dirty)),
+            TxnPager::Wal(p) => TxnStore::Wal(p.store(dirty)),
         }
     }
 
-    /// Saves this transaction's freelist records; returns the new head of the chain and the
-    /// records the meta holds.
-    pub(crate) fn save_freelist(&mut self) -> Result<(Option<crate::ids::Ptr>, Vec<RecordParts>)> {
+    /// Bytes of dirty pages the transaction's trees may keep in memory together (`None` in
+    /// log mode, which keeps every changed page until commit).
+    pub(crate) fn budget_bytes(&self) -> Option<usize> {
         match self {
-            TxnPager::Cow(p) => p.save_freelist(),
-            TxnPager::Wal(p) => Ok((p.save_freelist()?, Vec::new())),
+            TxnPager::Cow(p) => Some(p.budget_bytes()),
+            TxnPager::Wal(_) => None,
+        }
+    }
+
+    /// The committed pages as of now, for a table's reads.
+    pub(crate) fn view(&self) -> PageView {
+        match self {
+            TxnPager::Cow(p) => p.view(),
+            TxnPager::Wal(p) => p.view(),
+        }
+    }
+
+    /// Saves this transaction's freelist records into `dirty`; returns the new head of the
+    /// chain and the records the meta holds.
+    pub(crate) fn save_freelist(
+        &mut self,
+        dirty: &mut DirtyPages,
+    ) -> Result<(Option<crate::ids::Ptr>, Vec<RecordParts>)> {
+        match self {
+            TxnPager::Cow(p) => p.save_freelist(dirty),
+            TxnPager::Wal(p) => Ok((p.save_freelist(dirty)?, Vec::new())),
         }
     }
 
@@ -122,6 +172,14 @@ impl TxnPager<'_> {
         match self {
             TxnPager::Cow(p) => p.rollback(),
             TxnPager::Wal(p) => p.rollback(),
+        }
+    }
+
+    /// Ends a committed transaction, handing back the freelist it saved.
+    pub(crate) fn into_freelist(self) -> FreeList {
+        match self {
+            TxnPager::Cow(p) => p.into_freelist(),
+            TxnPager::Wal(p) => p.into_freelist(),
         }
     }
 }

@@ -2,23 +2,25 @@
 //! changed trees bottom-up, record the freelist, then either write the new pages and the meta
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
-use super::write::TableState;
+use super::catalog::TableState;
 use super::{Shared, Snapshot, TableRecord, WalSnapshot, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::ids::{Ptr, TxnId};
 use crate::pager::wal::{WalIndex, checkpoint};
-use crate::pager::{CowPager, PageStore, TxnPager};
+use crate::pager::{CowPager, DirtyPages, TxnPager, wal::WalPager};
 use crate::plant::{Bug, planted};
 use crate::{CommitProtocol, Durability, Mode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
-pub(crate) struct CommitInput<'a, 'db> {
-    pub shared: &'db Shared,
+pub(crate) struct CommitInput<'a> {
+    pub shared: &'a Shared,
     pub state: &'a mut WriterState,
-    pub pager: TxnPager<'db>,
+    pub pager: TxnPager,
+    /// Every page the transaction changed.
+    pub dirty: DirtyPages,
     pub txn: u64,
     pub catalog: Option<Ptr>,
     pub tables: BTreeMap<String, TableState>,
@@ -48,6 +50,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         shared,
         state,
         mut pager,
+        mut dirty,
         txn,
         ..
     } = input;
@@ -55,6 +58,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     let outcome = prepare(
         shared,
         &mut pager,
+        &mut dirty,
         txn,
         input.catalog,
         &input.tables,
@@ -62,9 +66,9 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         durable,
     )
     .and_then(|meta| match &mut pager {
-        TxnPager::Cow(cow) => persist_in_file(shared, cow, &meta, durable).map(|()| meta),
-        TxnPager::Wal(wal) => {
-            let frames = wal.frames();
+        TxnPager::Cow(cow) => persist_in_file(shared, cow, &dirty, &meta, durable).map(|()| meta),
+        TxnPager::Wal(_) => {
+            let frames = WalPager::frames(&dirty);
             persist_in_log(state, txn, &frames, &meta, durable).map(|()| meta)
         }
     });
@@ -90,10 +94,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         }
     };
     state.meta = meta.clone();
-    state.freelist = Some(match pager {
-        TxnPager::Cow(p) => p.into_freelist(),
-        TxnPager::Wal(p) => p.into_freelist(),
-    });
+    state.freelist = Some(pager.into_freelist());
     publish(shared, state, meta, durable.then_some(txn));
     if shared.mode == Mode::Wal
         && state
@@ -128,16 +129,19 @@ fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option
 
 /// Seals the changed trees, writes the catalog and the freelist records; returns the meta
 /// the commit will publish.
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     shared: &Shared,
     pager: &mut TxnPager,
+    dirty: &mut DirtyPages,
     txn: u64,
     catalog: Option<Ptr>,
     tables: &BTreeMap<String, TableState>,
     deleted: &BTreeSet<String>,
     durable: bool,
 ) -> Result<Meta, Failure> {
-    let store: &mut dyn PageStore = pager.store();
+    let mut txn_store = pager.with(dirty);
+    let store = txn_store.store();
     let mut catalog = catalog;
     for name in deleted {
         catalog = btree::remove(store, catalog, name.as_bytes())?.0;
@@ -158,7 +162,8 @@ fn prepare(
         )
         .into());
     }
-    let (freelist, freelist_records) = pager.save_freelist()?;
+    // Freelist pages are sealed as they are written, so the check above must come first.
+    let (freelist, freelist_records) = pager.save_freelist(dirty)?;
     Ok(Meta {
         page_size: shared.page_size as u32,
         txn_id: TxnId(txn),
@@ -175,11 +180,12 @@ fn prepare(
 fn persist_in_file(
     shared: &Shared,
     pager: &mut CowPager,
+    dirty: &DirtyPages,
     meta: &Meta,
     durable: bool,
 ) -> Result<(), Failure> {
     let two_phase = meta.pages_synced_first;
-    pager.write_dirty()?;
+    pager.write_dirty(dirty)?;
     let storage = &shared.storage;
     // Growth must be durable before (two-phase) or with (one-sync) the meta that points
     // into it: fdatasync does not persist a new length on every filesystem.

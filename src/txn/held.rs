@@ -1,7 +1,7 @@
 //! Inserts and removals a write transaction holds back and applies in key order, once its
 //! changes reach more pages than its memory budget keeps (DESIGN.md, "Held writes").
 
-use super::write::TableState;
+use super::catalog::TableState;
 use crate::btree;
 use crate::error::Result;
 use crate::pager::PageStore;
@@ -197,6 +197,14 @@ impl HeldWrites {
                 false => Some(self.entries.range::<[u8], _>((start, end))),
             },
         }
+    }
+
+    /// Forgets every held entry (the table was cleared: none of them matters).
+    pub(crate) fn discard(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+        self.len_change.set(0);
+        self.unresolved.get_mut().clear();
     }
 
     /// Applies the held entries to the table's tree in key order, a span of leaves at a time

@@ -4,16 +4,22 @@
 mod catalog;
 mod commit;
 mod held;
+mod part_cell;
 pub(crate) use commit::try_checkpoint;
 mod range;
 mod read;
 mod shared;
 mod snapshot;
+mod table;
+mod tables;
 mod write;
+mod writer_slot;
 
-pub(crate) use catalog::{TableRecord, validate_table_name};
+pub(crate) use catalog::{TableRecord, list_tables, validate_table_name};
 pub use range::Range;
 pub use read::{ReadTable, ReadTransaction};
 pub(crate) use shared::{Published, Recovery, Shared, WalState, WriterState};
 pub(crate) use snapshot::{Snapshot, WalSnapshot};
-pub use write::{Table, WriteTransaction};
+pub use table::Table;
+pub use write::WriteTransaction;
+pub(crate) use writer_slot::{WriterGuard, WriterSlot};

@@ -5,7 +5,7 @@ use super::held::HeldRange;
 use crate::btree::RangeIter;
 use crate::error::Result;
 use std::cmp::Ordering;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, RangeBounds, RangeFull};
 
 type Entry<'a> = (&'a [u8], &'a [u8]);
 
@@ -151,7 +151,83 @@ impl<I: DoubleEndedIterator> Ends<I> {
     }
 }
 
-/// The bounds of `r` as plain byte-slice bounds.
-pub(crate) fn bounds<'k>(r: &impl RangeBounds<&'k [u8]>) -> (Bound<&'k [u8]>, Bound<&'k [u8]>) {
-    (r.start_bound().cloned(), r.end_bound().cloned())
+/// A range of keys, for `range` and the other range operations: any of std's range types
+/// (`a..b`, `a..=b`, `a..`, `..b`, `..=b`, `..`, or a pair of [`Bound`]s) over a key type
+/// that is bytes: `&[u8]`, `Vec<u8>`, `[u8; N]`, `&str`, `String`.
+pub trait KeyRange {
+    /// The range's bounds as byte slices.
+    fn byte_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>);
+}
+
+fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
+    bound.map(|key| key.as_ref())
+}
+
+impl KeyRange for RangeFull {
+    fn byte_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (Bound::Unbounded, Bound::Unbounded)
+    }
+}
+
+macro_rules! key_range {
+    ($($range:ident),*) => {$(
+        impl<K: AsRef<[u8]>> KeyRange for std::ops::$range<K> {
+            fn byte_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+                (as_bytes(self.start_bound()), as_bytes(self.end_bound()))
+            }
+        }
+    )*};
+}
+
+key_range!(Range, RangeInclusive, RangeFrom, RangeTo, RangeToInclusive);
+
+impl<K: AsRef<[u8]>> KeyRange for (Bound<K>, Bound<K>) {
+    fn byte_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (as_bytes(self.0.as_ref()), as_bytes(self.1.as_ref()))
+    }
+}
+
+/// The first key after every key that starts with `prefix`: the prefix with trailing 0xFF
+/// bytes dropped and the last other byte raised by one; `None` (no upper bound) if no byte
+/// is left, as for the empty prefix.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let kept = prefix.iter().rposition(|&b| b != 0xFF)?;
+    let mut end = prefix[..=kept].to_vec();
+    end[kept] += 1;
+    Some(end)
+}
+
+/// The range of keys that start with `prefix`.
+pub(crate) fn prefix_range(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let end = prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (Bound::Included(prefix.to_vec()), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_carries_past_0xff_and_unbounds_all_0xff() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xFF, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn every_range_type_gives_its_bounds() {
+        use Bound::{Excluded, Included, Unbounded};
+        let (a, b) = (b"a".to_vec(), b"b".to_vec());
+        assert_eq!((..).byte_bounds(), (Unbounded, Unbounded));
+        assert_eq!((&a..&b).byte_bounds(), (Included(&a[..]), Excluded(&b[..])));
+        assert_eq!(
+            ("a"..="b").byte_bounds(),
+            (Included(&a[..]), Included(&b[..]))
+        );
+        assert_eq!(([1u8]..).byte_bounds(), (Included(&[1u8][..]), Unbounded));
+        assert_eq!((..=a.clone()).byte_bounds(), (Unbounded, Included(&a[..])));
+        let pair = (Excluded(&a[..]), Unbounded);
+        assert_eq!(pair.byte_bounds(), (Excluded(&a[..]), Unbounded));
+    }
 }

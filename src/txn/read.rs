@@ -1,33 +1,33 @@
 //! Read transactions: a pinned snapshot, never blocked by the writer.
 
-use super::range::{Range, bounds};
-use super::{Shared, Snapshot, TableRecord, validate_table_name};
+use super::catalog::{find_table, list_tables};
+use super::range::{KeyRange, Range, prefix_range};
+use super::{Shared, Snapshot, validate_table_name};
 use crate::btree::{self, RangeIter};
 use crate::error::{Error, Result};
 use crate::ids::Ptr;
-use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 /// A consistent view of the database as of `begin_read`, however many commits follow.
-/// Pages it can see are not reused until it is dropped.
+/// Pages it can see are not reused until it is dropped. Owned: it keeps the database open by
+/// itself, and can be shared between threads (`Send + Sync + 'static`).
 #[derive(Debug)]
-pub struct ReadTransaction<'db> {
-    shared: &'db Shared,
+pub struct ReadTransaction {
+    shared: Arc<Shared>,
     snapshot: Arc<Snapshot>,
 }
 
-impl<'db> ReadTransaction<'db> {
-    pub(crate) fn new(shared: &'db Shared) -> Self {
-        ReadTransaction {
-            shared,
-            snapshot: shared.pin_newest(),
-        }
+impl ReadTransaction {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let snapshot = shared.pin_newest();
+        ReadTransaction { shared, snapshot }
     }
 
-    /// Opens a table for reading; [`Error::TableNotFound`] if it does not exist.
+    /// Opens a table for reading; [`Error::TableNotFound`] if it does not exist. Any number
+    /// of tables, the same one included, can be open at once.
     pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
         validate_table_name(name)?;
-        let record = find_table(&self.snapshot, name)?
+        let record = find_table(&*self.snapshot, self.snapshot.meta.catalog, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
         Ok(ReadTable {
             snapshot: &self.snapshot,
@@ -38,7 +38,8 @@ impl<'db> ReadTransaction<'db> {
 
     /// The names of all tables, sorted.
     pub fn list_tables(&self) -> Result<Vec<String>> {
-        table_names(&*self.snapshot, self.snapshot.meta.catalog)
+        let tables = list_tables(&*self.snapshot, self.snapshot.meta.catalog)?;
+        Ok(tables.into_iter().map(|(name, _)| name).collect())
     }
 
     pub(crate) fn snapshot_ref(&self) -> &Snapshot {
@@ -51,32 +52,10 @@ impl<'db> ReadTransaction<'db> {
     }
 }
 
-impl Drop for ReadTransaction<'_> {
+impl Drop for ReadTransaction {
     fn drop(&mut self) {
         self.shared.unpin(self.snapshot.meta.txn_id.0);
     }
-}
-
-pub(crate) fn find_table(snapshot: &Snapshot, name: &str) -> Result<Option<TableRecord>> {
-    let catalog = snapshot.meta.catalog;
-    btree::get(snapshot, catalog, name.as_bytes())?
-        .map(|bytes| TableRecord::decode(bytes, catalog.map_or(crate::ids::PageId(0), |c| c.page)))
-        .transpose()
-}
-
-/// The table names in the catalog at `catalog`, sorted.
-pub(crate) fn table_names(
-    src: &dyn crate::pager::PageSource,
-    catalog: Option<Ptr>,
-) -> Result<Vec<String>> {
-    RangeIter::new(src, catalog, Bound::Unbounded, Bound::Unbounded)?
-        .map(|entry| {
-            let (name, _) = entry?;
-            String::from_utf8(name.to_vec()).map_err(|_| {
-                Error::corruption(catalog.map_or(0, |c| c.page.0), "table name is not UTF-8")
-            })
-        })
-        .collect()
 }
 
 /// A table as seen by a read transaction.
@@ -93,15 +72,25 @@ impl<'txn> ReadTable<'txn> {
         btree::get(self.snapshot, self.root, key)
     }
 
-    /// Entries with keys in `r`, in order; iterate from either end.
-    pub fn range<'k>(&self, r: impl RangeBounds<&'k [u8]>) -> Result<Range<'txn>> {
-        let (start, end) = bounds(&r);
+    /// Whether `key` is in the table; a large value's overflow run is not read.
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        btree::contains(self.snapshot, self.root, key)
+    }
+
+    /// Entries with keys in `range`, in order; iterate from either end.
+    pub fn range(&self, range: impl KeyRange) -> Result<Range<'txn>> {
+        let (start, end) = range.byte_bounds();
         Ok(Range::new(RangeIter::new(
             self.snapshot,
             self.root,
             start,
             end,
         )?))
+    }
+
+    /// Entries whose keys start with `prefix`, in order; iterate from either end.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Range<'txn>> {
+        self.range(prefix_range(prefix.as_ref()))
     }
 
     /// All entries, in order.

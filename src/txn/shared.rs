@@ -1,7 +1,7 @@
 //! State shared by every transaction of one open database.
 
 use super::Snapshot;
-use crate::error::{Error, Result};
+use super::writer_slot::WriterSlot;
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog};
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub storage: Box<dyn Storage>,
+    pub storage: Arc<dyn Storage>,
     pub page_size: usize,
     pub verify: bool,
     /// Page versions this process has hashed (shared by every snapshot).
@@ -30,8 +30,8 @@ pub(crate) struct Shared {
     /// The newest meta at open was not whole and the older one was used.
     pub fell_back: bool,
     pub published: Mutex<Published>,
-    /// Held for the life of a write transaction: one writer at a time.
-    pub writer: Mutex<WriterState>,
+    /// Taken for the life of a write transaction: one writer at a time.
+    pub writer: WriterSlot,
 }
 
 /// What readers see: the newest committed snapshot, and which snapshots are still read.
@@ -84,14 +84,6 @@ impl Shared {
         self.published.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn lock_writer(&self) -> Result<MutexGuard<'_, WriterState>> {
-        let guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.poisoned {
-            return Err(Error::Poisoned);
-        }
-        Ok(guard)
-    }
-
     /// Registers a reader of the newest snapshot.
     pub(crate) fn pin_newest(&self) -> Arc<Snapshot> {
         let mut published = self.published();
@@ -122,5 +114,25 @@ impl Shared {
         let published = self.published();
         let oldest_reader = published.readers.keys().next().copied().unwrap_or(u64::MAX);
         (oldest_reader, published.durable_txn)
+    }
+}
+
+impl Drop for Shared {
+    /// The last handle or transaction is gone: the database closes. Write-ahead-log mode
+    /// copies the log into the file; if that fails the log still holds every commit and the
+    /// next open replays it.
+    fn drop(&mut self) {
+        if self.read_only || self.mode == Mode::CopyOnWrite {
+            return;
+        }
+        let Some(mut state) = self.writer.take_closing() else {
+            return;
+        };
+        if state.poisoned {
+            // A failed sync: the log may hold frames the kernel dropped. The next open
+            // replays what the log really holds.
+            return;
+        }
+        let _ = super::try_checkpoint(self, &mut state);
     }
 }

@@ -146,6 +146,16 @@ impl TestDb {
         }
     }
 
+    /// Checks the database, runs `f` on it and drops the handle: what `f` returns (say,
+    /// transactions) keeps the file open until it is dropped.
+    pub fn close_keeping<R>(&mut self, f: impl FnOnce(&Database) -> R) -> R {
+        let db = self.db.take().expect("the test database is not open");
+        if self.check_on_close {
+            check_ok(&db);
+        }
+        f(&db)
+    }
+
     /// Checks, drops and opens the database again with the same options.
     pub fn reopen(&mut self) {
         self.reopen_with(self.options);
@@ -184,7 +194,7 @@ pub fn check_ok(db: &Database) -> CheckReport {
 }
 
 /// Runs `f` in a write transaction and commits it.
-pub fn write<R>(db: &Database, f: impl FnOnce(&mut WriteTransaction<'_>) -> R) -> R {
+pub fn write<R>(db: &Database, f: impl FnOnce(&mut WriteTransaction) -> R) -> R {
     let mut wtx = db.begin_write().expect("begin_write");
     let result = f(&mut wtx);
     wtx.commit().expect("commit");

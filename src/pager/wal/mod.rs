@@ -10,4 +10,4 @@ mod pager;
 pub(crate) use checkpoint::checkpoint;
 pub(crate) use index::WalIndex;
 pub(crate) use log::WalLog;
-pub(crate) use pager::{WalPager, WalPagerStart};
+pub(crate) use pager::{WalPager, WalPagerStart, WalStore};

@@ -1,16 +1,17 @@
 //! The page store of one write transaction in write-ahead-log mode: a page is changed in
 //! place (same id), its new image kept in memory until commit, when it goes to the log.
+//! [`WalPager`] holds what the whole transaction shares; [`WalStore`] is the page store of
+//! one tree, over its own [`DirtyPages`].
 
 use super::WalIndex;
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
 use crate::ids::{PageId, Ptr};
-use crate::ids::{PageMap, PageSet};
 use crate::io::Mapping;
 use crate::pager::alloc::{Allocator, Stream};
-use crate::pager::dirty;
+use crate::pager::dirty::{self, DirtyPages};
+use crate::pager::view::{PageView, read_overflow, read_page};
 use crate::pager::{FreeList, PageSource, PageStore, ReadPages, VerifiedPages, WalRead};
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
@@ -23,11 +24,6 @@ pub(crate) struct WalPager {
     verified: Arc<VerifiedPages>,
     txn: u64,
     alloc: Allocator,
-    dirty: PageMap<Box<[u8]>>,
-    /// Dirty pages sealed for the commit.
-    sealed: PageSet,
-    /// Overflow runs written by this transaction, by first page.
-    runs: BTreeMap<u64, Box<[u8]>>,
 }
 
 /// What a write transaction in log mode starts from.
@@ -63,9 +59,6 @@ impl WalPager {
             verify: start.verify,
             verified: start.verified,
             txn: start.txn,
-            dirty: PageMap::default(),
-            sealed: PageSet::default(),
-            runs: BTreeMap::new(),
         }
     }
 
@@ -84,33 +77,46 @@ impl WalPager {
         }
     }
 
+    /// The committed pages as of now, for a table's reads.
+    pub(crate) fn view(&self) -> PageView {
+        PageView {
+            map: self.main.clone(),
+            log: Some((self.log.clone(), self.index.clone())),
+            page_size: self.page_size,
+            high_water: self.alloc.high_water(),
+            verify: self.verify,
+            verified: self.verified.clone(),
+        }
+    }
+
+    /// The page store of the tree whose changed pages are `dirty`.
+    pub(crate) fn store<'a>(&'a mut self, dirty: &'a mut DirtyPages) -> WalStore<'a> {
+        WalStore { core: self, dirty }
+    }
+
     pub(crate) fn high_water(&self) -> u64 {
         self.alloc.high_water()
     }
 
-    /// Adds this transaction's freelist records to its dirty pages; returns the new head.
-    pub(crate) fn save_freelist(&mut self) -> Result<Option<Ptr>> {
+    /// Adds this transaction's freelist records to `dirty`; returns the new head.
+    pub(crate) fn save_freelist(&mut self, dirty: &mut DirtyPages) -> Result<Option<Ptr>> {
         let saved = self.alloc.save_freelist();
         debug_assert!(
             saved.records_in_meta.is_empty(),
             "no records in a log-mode meta"
         );
-        self.dirty.extend(saved.pages);
+        dirty.pages.extend(saved.pages);
         Ok(saved.head)
     }
 
-    /// Bytes of changed pages and overflow runs held in memory.
-    pub(crate) fn dirty_bytes(&self) -> usize {
-        self.dirty.len() * self.page_size + self.runs.values().map(|r| r.len()).sum::<usize>()
-    }
-
-    /// The images to log, in page order: `(first page, bytes of one page or one run)`.
-    pub(crate) fn frames(&self) -> Vec<(u64, &[u8])> {
-        let mut frames: Vec<(u64, &[u8])> = self
-            .dirty
+    /// The images of `dirty` to log, in page order: `(first page, bytes of one page or one
+    /// run)`.
+    pub(crate) fn frames(dirty: &DirtyPages) -> Vec<(u64, &[u8])> {
+        let mut frames: Vec<(u64, &[u8])> = dirty
+            .pages
             .iter()
             .map(|(&id, page)| (id, &page[..]))
-            .chain(self.runs.iter().map(|(&id, run)| (id, &run[..])))
+            .chain(dirty.runs.iter().map(|(&id, run)| (id, &run[..])))
             .collect();
         frames.sort_unstable_by_key(|f| f.0);
         frames
@@ -123,85 +129,81 @@ impl WalPager {
     pub(crate) fn into_freelist(self) -> FreeList {
         self.alloc.into_freelist()
     }
-
-    fn run_of(&self, ptr: Ptr) -> Option<&[u8]> {
-        self.runs.get(&ptr.page.0).map(|run| &run[..])
-    }
 }
 
-impl PageSource for WalPager {
+/// The log-mode page store of one tree: the transaction's shared state and the tree's own
+/// changed pages.
+#[derive(Debug)]
+pub(crate) struct WalStore<'a> {
+    core: &'a mut WalPager,
+    dirty: &'a mut DirtyPages,
+}
+
+impl PageSource for WalStore<'_> {
     fn page_size(&self) -> usize {
-        self.page_size
+        self.core.page_size
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        if let Some(page) = self.dirty.get(&ptr.page.0) {
-            return Ok(page);
-        }
-        self.pages().checked_page(ptr)
+        read_page(self.core.pages(), self.dirty, ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
-        match self.run_of(ptr) {
-            Some(run) => run
-                .get(HEADER_SIZE..HEADER_SIZE.saturating_add(len as usize))
-                .ok_or_else(|| {
-                    crate::error::Error::corruption(ptr.page, "value longer than its overflow run")
-                }),
-            None => self.pages().checked_overflow(ptr, len),
-        }
+        read_overflow(self.core.pages(), self.dirty, ptr, len)
     }
 }
 
-impl PageStore for WalPager {
+impl PageStore for WalStore<'_> {
     fn is_dirty(&self, id: PageId) -> bool {
-        self.dirty.contains_key(&id.0)
+        self.dirty.pages.contains_key(&id.0)
     }
 
     fn page_mut(&mut self, id: PageId) -> &mut [u8] {
         self.dirty
+            .pages
             .get_mut(&id.0)
             .expect("page_mut is only called on dirty pages")
     }
 
     fn make_dirty(&mut self, ptr: Ptr) -> Result<PageId> {
-        if self.dirty.contains_key(&ptr.page.0) {
+        if self.dirty.pages.contains_key(&ptr.page.0) {
             return Ok(ptr.page);
         }
         // In place: the page keeps its id; readers of older snapshots keep reading the
         // version the log or the main file held for them.
-        let mut page: Box<[u8]> = self.pages().checked_page(ptr)?.into();
-        PageHeader::of_mut(&mut page).txn_id = self.txn.into();
-        self.dirty.insert(ptr.page.0, page);
-        self.alloc.adopt(ptr.page);
+        let mut page: Box<[u8]> = self.core.pages().checked_page(ptr)?.into();
+        PageHeader::of_mut(&mut page).txn_id = self.core.txn.into();
+        self.dirty.pages.insert(ptr.page.0, page);
+        self.core.alloc.adopt(ptr.page);
         Ok(ptr.page)
     }
 
     fn allocate(&mut self, kind: PageKind) -> Result<PageId> {
-        let id = self.alloc.alloc_page(Stream::Cold);
-        let page = dirty::empty_node(id, kind, self.txn, self.page_size);
-        self.dirty.insert(id, page);
+        let id = self.core.alloc.alloc_page(Stream::Cold);
+        let page = dirty::empty_node(id, kind, self.core.txn, self.core.page_size);
+        self.dirty.pages.insert(id, page);
         Ok(PageId(id))
     }
 
     fn free(&mut self, id: PageId) -> Result<()> {
         // Reuse is immediate in this mode whatever the page's age (see `reuse_thresholds`).
-        self.alloc.free(id, false)?;
-        self.dirty.remove(&id.0);
-        self.runs.remove(&id.0);
+        self.core.alloc.free(id, false)?;
+        self.dirty.pages.remove(&id.0);
+        self.dirty.runs.remove(&id.0);
         Ok(())
     }
 
     fn write_overflow(&mut self, value: &[u8]) -> Result<Ptr> {
+        let page_size = self.core.page_size;
         let len = value.len() as u64;
-        let pages = overflow::run_pages(self.page_size, len);
-        let start = self.alloc.alloc_run(pages);
-        let mut run = vec![0u8; pages as usize * self.page_size].into_boxed_slice();
-        overflow::write_header(&mut run, PageId(start), self.txn, pages, len);
+        let pages = overflow::run_pages(page_size, len);
+        let start = self.core.alloc.alloc_run(pages);
+        let mut run = vec![0u8; pages as usize * page_size].into_boxed_slice();
+        overflow::write_header(&mut run, PageId(start), self.core.txn, pages, len);
         run[HEADER_SIZE..HEADER_SIZE + value.len()].copy_from_slice(value);
         let crc = crc32c::crc32c(&run[4..HEADER_SIZE + value.len()]);
         PageHeader::of_mut(&mut run).checksum = crc.into();
-        self.runs.insert(start, run);
+        self.dirty.runs.insert(start, run);
         Ok(Ptr {
             page: PageId(start),
             crc,
@@ -209,7 +211,7 @@ impl PageStore for WalPager {
     }
 
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
-        let pages = overflow::run_pages(self.page_size, len);
+        let pages = overflow::run_pages(self.core.page_size, len);
         for id in ptr.page.0..ptr.page.0 + pages {
             self.free(PageId(id))?;
         }
@@ -217,11 +219,10 @@ impl PageStore for WalPager {
     }
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
-        self.sealed.insert(id.0);
-        Ok(dirty::seal(self.page_mut(id)))
+        Ok(self.dirty.seal(id))
     }
 
     fn unsealed_page(&self) -> Option<PageId> {
-        dirty::first_unsealed(&self.dirty, &self.sealed)
+        self.dirty.first_unsealed()
     }
 }
