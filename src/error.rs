@@ -38,6 +38,26 @@ pub enum Error {
     /// The table already has a live handle in this write transaction (open it once and
     /// use that handle, or drop it first).
     TableAlreadyOpen(String),
+    /// The savepoint belongs to another transaction, or a restore of an earlier savepoint
+    /// invalidated it.
+    InvalidSavepoint,
+    /// A typed table was opened with other key or value types than it was created with.
+    TableTypeMismatch {
+        /// The table.
+        table: String,
+        /// The types asked for.
+        expected: String,
+        /// The types the table records.
+        found: String,
+    },
+    /// Stored bytes are not a valid encoding of the typed table's key or value type (say,
+    /// written through the byte API).
+    InvalidEncoding {
+        /// The type the bytes were read as.
+        type_name: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The key is longer than [`crate::MAX_KEY_LEN`].
     KeyTooLarge {
         /// Length of the key given.
@@ -81,6 +101,21 @@ impl fmt::Display for Error {
             Error::AlreadyOpen => write!(f, "the database is already open for writing"),
             Error::ReadOnly => write!(f, "the database was opened read-only"),
             Error::TableNotFound(name) => write!(f, "table {name:?} does not exist"),
+            Error::TableTypeMismatch {
+                table,
+                expected,
+                found,
+            } => write!(
+                f,
+                "table {table:?} holds {found}, not {expected} as asked for"
+            ),
+            Error::InvalidEncoding { type_name, reason } => {
+                write!(f, "stored bytes are not a valid {type_name}: {reason}")
+            }
+            Error::InvalidSavepoint => write!(
+                f,
+                "the savepoint belongs to another transaction or was invalidated by a restore"
+            ),
             Error::TableAlreadyOpen(name) => write!(
                 f,
                 "table {name:?} already has a live handle in this write transaction"

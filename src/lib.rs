@@ -2,7 +2,8 @@
 //!
 //! The crate is layered one way (see DESIGN.md, "Layers"): [`io`] (file, lock, map) ->
 //! [`format`] (page and meta layouts) -> [`pager`] (allocation, freelist, dirty pages) ->
-//! [`btree`] -> [`txn`] (transactions, tables) -> [`db`] (the database handle).
+//! [`btree`] -> [`txn`] (transactions, tables) -> [`typed`] (typed tables) -> [`db`] (the
+//! database handle).
 //!
 //! The README follows; its quickstart runs as a doc test.
 #![doc = include_str!("../README.md")]
@@ -18,6 +19,7 @@ mod io;
 mod pager;
 mod plant;
 mod txn;
+mod typed;
 
 /// Test support: the simulated disk and, with the `planted-bugs` feature, known protocol
 /// bugs to plant. Not part of the stable API.
@@ -29,7 +31,10 @@ pub mod testing {
 
 pub use db::{Builder, CheckReport, CommitProtocol, Database, Stats};
 pub use error::{Error, Result};
-pub use txn::{Range, ReadTable, ReadTransaction, Table, WriteTransaction};
+pub use txn::{
+    KeyRange, Range, ReadTable, ReadTransaction, Savepoint, Table, TableSpec, WriteTransaction,
+};
+pub use typed::{Element, Key, TableDefinition, TypedRange, TypedReadTable, TypedTable, Value};
 
 /// The longest key accepted, in bytes (any page size). Longer keys give [`Error::KeyTooLarge`].
 pub const MAX_KEY_LEN: usize = 1024;

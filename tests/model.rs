@@ -9,7 +9,7 @@ use std::ops::{Bound, RangeBounds};
 
 use bough::{Database, Durability, Error, Range, WriteTransaction};
 use common::{Entries, Options, Rng, TestDb, show};
-use model_ops::{Key, LONG_RUN, Op, Walk, table_name};
+use model_ops::{Key, LONG_RUN, Op, Walk, keeps, table_name};
 use quickcheck::{Gen, QuickCheck, TestResult};
 
 /// Table name -> that table's entries: what the database must contain.
@@ -250,11 +250,139 @@ fn apply(wtx: &mut WriteTransaction, model: &mut Model, op: &Op) -> Result<(), S
                 return Err(format!("list_tables: got {got:?}, expected {want:?}"));
             }
         }
-        Op::ReadSnapshot | Op::Commit { .. } | Op::Abort { .. } | Op::Reopen => {
+        Op::ReadSnapshot
+        | Op::Commit { .. }
+        | Op::Abort { .. }
+        | Op::Reopen
+        | Op::Savepoint
+        | Op::Restore { .. } => {
             unreachable!("handled by run_txn")
         }
+        _ => apply_newer(wtx, model, op)?,
     }
     Ok(())
+}
+
+/// The owned model entries in `bounds`.
+fn model_range(
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+    bounds: (Bound<&[u8]>, Bound<&[u8]>),
+) -> Entries {
+    entries
+        .iter()
+        .filter(|(k, _)| bounds.contains(&k.as_slice()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The operations added with several tables per transaction: pops, retain, range deletion,
+/// clear, contains, prefix, and a copy between two open tables.
+fn apply_newer(wtx: &mut WriteTransaction, model: &mut Model, op: &Op) -> Result<(), String> {
+    let name = |table: &u8| table_name(*table);
+    match op {
+        Op::PopFirst { table } | Op::PopLast { table } => {
+            let mut t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let entries = model.entry(name(table)).or_default();
+            let (got, want) = match op {
+                Op::PopFirst { .. } => (t.pop_first(), entries.pop_first()),
+                _ => (t.pop_last(), entries.pop_last()),
+            };
+            let got = got.map_err(fail("pop"))?;
+            if got != want {
+                return Err(format!(
+                    "pop: got {:?}, expected {:?}",
+                    got.map(|e| e.0),
+                    want.map(|e| e.0)
+                ));
+            }
+        }
+        Op::Retain { table, modulo } => {
+            let mut t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let removed = t.retain(|k, _| keeps(k, *modulo)).map_err(fail("retain"))?;
+            let entries = model.entry(name(table)).or_default();
+            let before = entries.len();
+            entries.retain(|k, _| keeps(k, *modulo));
+            if removed != (before - entries.len()) as u64 {
+                return Err(format!(
+                    "retain removed {removed}, expected {}",
+                    before - entries.len()
+                ));
+            }
+        }
+        Op::DeleteRange { table, lo, hi } => {
+            let (lo, hi) = ordered(lo, hi);
+            let bounds = (as_slice(&lo), as_slice(&hi));
+            let mut t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let removed = t.delete_range(bounds).map_err(fail("delete_range"))?;
+            let entries = model.entry(name(table)).or_default();
+            let doomed = model_range(entries, bounds);
+            for (k, _) in &doomed {
+                entries.remove(k);
+            }
+            if removed != doomed.len() as u64 {
+                return Err(format!(
+                    "delete_range removed {removed}, expected {}",
+                    doomed.len()
+                ));
+            }
+        }
+        Op::Clear { table } => {
+            let mut t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let removed = t.clear().map_err(fail("clear"))?;
+            let entries = model.entry(name(table)).or_default();
+            if removed != entries.len() as u64 {
+                return Err(format!(
+                    "clear removed {removed}, expected {}",
+                    entries.len()
+                ));
+            }
+            entries.clear();
+        }
+        Op::Contains { table, key } => {
+            let t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let got = t.contains_key(&key.0).map_err(fail("contains_key"))?;
+            let want = model.entry(name(table)).or_default().contains_key(&key.0);
+            if got != want {
+                return Err(format!(
+                    "contains_key({}): {got}, expected {want}",
+                    show(&key.0)
+                ));
+            }
+        }
+        Op::Prefix { table, prefix } => {
+            let t = wtx.open_table(&name(table)).map_err(fail("open_table"))?;
+            let got: Entries = collect_all(t.prefix(&prefix.0).map_err(fail("prefix"))?)?;
+            let want: Entries = model
+                .entry(name(table))
+                .or_default()
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix.0))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            same_entries(&format!("prefix {}", show(&prefix.0)), &got, &want)?;
+        }
+        Op::Copy { from, to, lo, hi } => {
+            let (lo, hi) = ordered(lo, hi);
+            let bounds = (as_slice(&lo), as_slice(&hi));
+            let source = wtx.open_table(&name(from)).map_err(fail("open source"))?;
+            let mut target = wtx.open_table(&name(to)).map_err(fail("open target"))?;
+            for entry in source.range(bounds).map_err(fail("range"))? {
+                let (k, v) = entry.map_err(fail("range item"))?;
+                target.insert(k, v).map_err(fail("copy insert"))?;
+            }
+            let copied = model_range(model.entry(name(from)).or_default(), bounds);
+            model.entry(name(to)).or_default().extend(copied);
+        }
+        _ => unreachable!("handled by apply"),
+    }
+    Ok(())
+}
+
+fn collect_all(range: Range<'_>) -> Result<Entries, String> {
+    range
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<bough::Result<_>>()
+        .map_err(fail("range item"))
 }
 
 /// Compares an engine iteration with the model's, streaming (no copies of large values).
@@ -331,9 +459,26 @@ fn run_txn(
 ) -> Result<(usize, bool), String> {
     let mut wtx = db.begin_write().map_err(fail("begin_write"))?;
     let mut pending = committed.clone();
+    let mut saved: Vec<(bough::Savepoint, Model)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let at = |e: String| format!("op {} {op:?}: {e}", base + i);
         match op {
+            Op::Savepoint => {
+                let sp = wtx.savepoint().map_err(fail("savepoint")).map_err(at)?;
+                saved.push((sp, pending.clone()));
+            }
+            Op::Restore { index } => {
+                if saved.is_empty() {
+                    continue;
+                }
+                let at_index = index % saved.len();
+                saved.truncate(at_index + 1);
+                let (sp, state) = &saved[at_index];
+                wtx.restore_savepoint(sp)
+                    .map_err(fail("restore_savepoint"))
+                    .map_err(at)?;
+                pending = state.clone();
+            }
             Op::Commit { durable } => {
                 if !durable {
                     wtx.set_durability(Durability::None);

@@ -10,7 +10,7 @@ use crate::ids::PageSet;
 use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Allocator {
     page_size: usize,
     txn: u64,
@@ -24,6 +24,9 @@ pub(crate) struct Allocator {
     taken: Vec<u64>,
     /// Fresh pages freed again: reusable at once.
     loose: Vec<u64>,
+    /// While a savepoint may be restored: fresh pages freed again, reusable only after the
+    /// commit (a savepoint's trees may still reach them; DESIGN.md, "Savepoints").
+    quarantine: Option<Vec<u64>>,
     /// Pages of earlier transactions freed by this one.
     freed: Vec<u64>,
     /// The same, for pages written after the newest durable commit (see
@@ -119,6 +122,7 @@ impl Allocator {
             fresh: PageSet::default(),
             taken: Vec::new(),
             loose: Vec::new(),
+            quarantine: None,
             freed: Vec::new(),
             freed_volatile: Vec::new(),
             saved: false,
@@ -222,7 +226,9 @@ impl Allocator {
             ));
         }
         let fresh = self.fresh.remove(&id.0);
-        if fresh || planted(Bug::ReuseBeforeDurable) {
+        if fresh && let Some(held) = &mut self.quarantine {
+            held.push(id.0);
+        } else if fresh || planted(Bug::ReuseBeforeDurable) {
             self.loose.push(id.0);
         } else if volatile {
             self.freed_volatile.push(id.0);
@@ -230,6 +236,12 @@ impl Allocator {
             self.freed.push(id.0);
         }
         Ok(fresh)
+    }
+
+    /// From now until the commit, fresh pages freed again are not reused: a savepoint was
+    /// taken, and its trees may reach them.
+    pub(crate) fn hold_fresh_frees(&mut self) {
+        self.quarantine.get_or_insert_with(Vec::new);
     }
 
     /// Whether this transaction allocated page `id` (and has not freed it again).
@@ -246,6 +258,9 @@ impl Allocator {
     /// Moves every fresh page freed again back to where it came from and returns the
     /// records this commit appends to the freelist log.
     fn settle_frees(&mut self) -> Vec<RecordParts> {
+        // No savepoint outlives the commit.
+        let held = self.quarantine.take().unwrap_or_default();
+        self.loose.extend(held);
         let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
         for id in self.loose.drain(..) {

@@ -38,6 +38,9 @@ pub(crate) struct CowPager {
     alloc: Allocator,
     /// The memory budget for the dirty pages of one tree, in bytes.
     budget: usize,
+    /// A savepoint was taken: pages stay in memory until the commit (a savepoint's copy of a
+    /// spilled page refers to the bytes in the file, which a second spill would overwrite).
+    no_spills: bool,
     grew: bool,
 }
 
@@ -80,6 +83,7 @@ impl CowPager {
                 Meta::records_capacity(start.page_size),
             ),
             budget: start.dirty_budget,
+            no_spills: false,
             grew: start.length_unsynced,
         }
     }
@@ -105,6 +109,20 @@ impl CowPager {
             verify: self.verify,
             verified: self.verified.clone(),
         }
+    }
+
+    /// The allocator's state for a savepoint; from now on freed pages of this transaction
+    /// wait for the commit and nothing is spilled (DESIGN.md, "Savepoints").
+    pub(crate) fn savepoint(&mut self) -> Allocator {
+        self.no_spills = true;
+        self.alloc.hold_fresh_frees();
+        self.alloc.clone()
+    }
+
+    /// Goes back to the allocator's state at a savepoint: what was allocated since is free
+    /// again, what was freed since is in use again.
+    pub(crate) fn restore(&mut self, alloc: Allocator) {
+        self.alloc = alloc;
     }
 
     /// Bytes of dirty pages the transaction's trees may keep in memory together.
@@ -279,6 +297,9 @@ impl CowStore<'_> {
     /// (DESIGN.md, "Spilling dirty pages"). Call only between tree operations, when no page
     /// is half-changed.
     pub(crate) fn spill(&mut self, keep: usize) -> Result<()> {
+        if self.core.no_spills {
+            return Ok(());
+        }
         while self.dirty.pages.len() > keep {
             let mut ids = Vec::new();
             let mut candidates: Vec<u64> = self.dirty.pages.keys().copied().collect();

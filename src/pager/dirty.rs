@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Changed pages held in memory, those already sealed, those written early and the
 /// overflow runs kept in memory.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct DirtyPages {
     /// Pages written by this transaction, held in memory.
     pub(super) pages: PageMap<Box<[u8]>>,

@@ -83,6 +83,10 @@ pub(crate) trait PageStore: PageSource {
     }
 }
 
+/// The allocator's state at a savepoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Allocation(alloc::Allocator);
+
 /// What one write transaction shares among its trees, in either storage mode.
 #[derive(Debug)]
 pub(crate) enum TxnPager {
@@ -164,6 +168,22 @@ impl TxnPager {
         match self {
             TxnPager::Cow(p) => p.high_water(),
             TxnPager::Wal(p) => p.high_water(),
+        }
+    }
+
+    /// Where a savepoint can return to: the allocator's state (DESIGN.md, "Savepoints").
+    pub(crate) fn savepoint(&mut self) -> Allocation {
+        Allocation(match self {
+            TxnPager::Cow(p) => p.savepoint(),
+            TxnPager::Wal(p) => p.savepoint(),
+        })
+    }
+
+    /// Returns to a savepoint's allocator state.
+    pub(crate) fn restore(&mut self, to: &Allocation) {
+        match self {
+            TxnPager::Cow(p) => p.restore(to.0.clone()),
+            TxnPager::Wal(p) => p.restore(to.0.clone()),
         }
     }
 

@@ -83,7 +83,7 @@ pub(super) fn read_overflow<'a>(
 /// What one open table of a write transaction reads through: the committed pages as of its
 /// last change and the pages its tree changed. Only this table's own writes change either
 /// (DESIGN.md, "Several tables in one transaction").
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TablePages {
     pub(crate) view: PageView,
     pub(crate) dirty: DirtyPages,

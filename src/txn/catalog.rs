@@ -18,37 +18,95 @@ struct RawRecord {
     len: U64,
 }
 
-pub(crate) const RECORD_SIZE: usize = 24;
+const RECORD_SIZE: usize = 24;
 const _: () = assert!(size_of::<RawRecord>() == RECORD_SIZE);
 
-/// Where a table's tree is and how many entries it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The encodings of a table's keys and values, as typed tables name them (DESIGN.md,
+/// "Catalog"); tables of plain bytes are `bytes`/`bytes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TableTypes {
+    pub key: String,
+    pub value: String,
+}
+
+/// The name of the plain byte encoding, the byte API's and every older table's.
+pub(crate) const BYTES: &str = "bytes";
+
+impl TableTypes {
+    pub(crate) fn bytes() -> Self {
+        TableTypes {
+            key: BYTES.to_owned(),
+            value: BYTES.to_owned(),
+        }
+    }
+
+    pub(crate) fn is_bytes(&self) -> bool {
+        self.key == BYTES && self.value == BYTES
+    }
+}
+
+impl std::fmt::Display for TableTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "keys {}, values {}", self.key, self.value)
+    }
+}
+
+/// Where a table's tree is, how many entries it holds and what types they have.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TableRecord {
     pub root: Option<Ptr>,
     pub len: u64,
+    pub types: TableTypes,
 }
 
 impl TableRecord {
-    pub(crate) fn encode(&self) -> [u8; RECORD_SIZE] {
+    /// The fixed 24 bytes, then for typed tables each type name after its length (u8).
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let raw = RawRecord {
             root: self.root.map_or(0, |p| p.page.0).into(),
             root_crc: self.root.map_or(0, |p| p.crc).into(),
             reserved: 0.into(),
             len: self.len.into(),
         };
-        let mut out = [0u8; RECORD_SIZE];
-        out.copy_from_slice(raw.as_bytes());
+        let mut out = raw.as_bytes().to_vec();
+        if !self.types.is_bytes() {
+            for name in [&self.types.key, &self.types.value] {
+                let name = &name.as_bytes()[..name.len().min(255)];
+                out.push(name.len() as u8);
+                out.extend_from_slice(name);
+            }
+        }
         out
     }
 
-    /// Decodes the record of table `name` found in catalog page `page`.
+    /// Decodes a table record found in catalog page `page`.
     pub(crate) fn decode(bytes: &[u8], catalog_root: PageId) -> Result<TableRecord> {
-        let raw = RawRecord::read_from_bytes(bytes).map_err(|_| {
+        let bad = || {
             Error::corruption(
                 catalog_root,
                 format!("table record of {} bytes", bytes.len()),
             )
-        })?;
+        };
+        let (raw, mut rest) = RawRecord::ref_from_prefix(bytes).map_err(|_| bad())?;
+        let types = match rest.is_empty() {
+            true => TableTypes::bytes(),
+            false => {
+                let mut name = || -> Result<String> {
+                    let (&len, tail) = rest.split_first().ok_or_else(bad)?;
+                    let (name, tail) = tail.split_at_checked(len as usize).ok_or_else(bad)?;
+                    rest = tail;
+                    String::from_utf8(name.to_vec()).map_err(|_| bad())
+                };
+                let types = TableTypes {
+                    key: name()?,
+                    value: name()?,
+                };
+                if !rest.is_empty() {
+                    return Err(bad());
+                }
+                types
+            }
+        };
         let root = raw.root.get();
         Ok(TableRecord {
             root: (root != 0).then_some(Ptr {
@@ -56,6 +114,7 @@ impl TableRecord {
                 crc: raw.root_crc.get(),
             }),
             len: raw.len.get(),
+            types,
         })
     }
 }
@@ -106,7 +165,7 @@ pub(crate) struct TableState {
 
 impl TableState {
     /// The state of a table found in the catalog.
-    pub(crate) fn found(record: TableRecord) -> Self {
+    pub(crate) fn found(record: &TableRecord) -> Self {
         TableState {
             root: record.root,
             len: record.len,
@@ -151,5 +210,46 @@ impl TableState {
             self.len -= 1;
             self.changed = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_bytes_tables_keep_the_24_byte_form() {
+        let root = Some(Ptr {
+            page: PageId(7),
+            crc: 0xDEAD_BEEF,
+        });
+        let plain = TableRecord {
+            root,
+            len: 3,
+            types: TableTypes::bytes(),
+        };
+        assert_eq!(plain.encode().len(), RECORD_SIZE);
+        assert_eq!(
+            TableRecord::decode(&plain.encode(), PageId(2)).unwrap(),
+            plain
+        );
+        let typed = TableRecord {
+            types: TableTypes {
+                key: "u64".into(),
+                value: "str".into(),
+            },
+            ..plain
+        };
+        assert_eq!(
+            TableRecord::decode(&typed.encode(), PageId(2)).unwrap(),
+            typed
+        );
+        let mut cut = typed.encode();
+        cut.pop();
+        assert!(matches!(
+            TableRecord::decode(&cut, PageId(2)),
+            Err(Error::Corruption { page: 2, .. })
+        ));
+        assert!(TableRecord::decode(&cut[..10], PageId(2)).is_err());
     }
 }

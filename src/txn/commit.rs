@@ -2,7 +2,7 @@
 //! changed trees bottom-up, record the freelist, then either write the new pages and the meta
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
-use super::catalog::TableState;
+use super::catalog::{TableState, TableTypes};
 use super::{Shared, Snapshot, TableRecord, WalSnapshot, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ pub(crate) struct CommitInput<'a> {
     pub dirty: DirtyPages,
     pub txn: u64,
     pub catalog: Option<Ptr>,
-    pub tables: BTreeMap<String, TableState>,
+    pub tables: BTreeMap<String, (TableState, TableTypes)>,
     pub deleted: BTreeSet<String>,
     pub durability: Durability,
 }
@@ -136,7 +136,7 @@ fn prepare(
     dirty: &mut DirtyPages,
     txn: u64,
     catalog: Option<Ptr>,
-    tables: &BTreeMap<String, TableState>,
+    tables: &BTreeMap<String, (TableState, TableTypes)>,
     deleted: &BTreeSet<String>,
     durable: bool,
 ) -> Result<Meta, Failure> {
@@ -146,10 +146,11 @@ fn prepare(
     for name in deleted {
         catalog = btree::remove(store, catalog, name.as_bytes())?.0;
     }
-    for (name, table) in tables.iter().filter(|(_, t)| t.changed) {
+    for (name, (table, types)) in tables.iter().filter(|(_, (t, _))| t.changed) {
         let record = TableRecord {
             root: btree::seal_tree(store, table.root)?,
             len: table.len,
+            types: types.clone(),
         };
         catalog = Some(btree::insert(store, catalog, name.as_bytes(), &record.encode())?.0);
     }

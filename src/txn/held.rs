@@ -28,7 +28,7 @@ fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
     allocation(key.len()) + value.map_or(0, |v| allocation(v.len())) + SLOT_BYTES
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Held {
     /// The value to insert, or `None` to remove the key.
     value: Option<Box<[u8]>>,
@@ -51,7 +51,7 @@ impl Held {
 /// One table's held writes: the newest for each key, in key order. Invariant: every write to
 /// the table since the first one held is held (the tree changes only when all are applied),
 /// so whether a held key is in the tree never changes while it is held.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct HeldWrites {
     /// Bytes the held entries may take before they are applied.
     capacity: usize,

@@ -68,6 +68,19 @@ impl PartSlot {
     }
 }
 
+impl PartSlot {
+    /// The part, to copy it for a savepoint, whether or not a handle has it.
+    ///
+    /// # Safety
+    /// Only while no handle method is changing its part: a handle changes its part only
+    /// inside its own methods, which never run user code meanwhile (a `retain` callback runs
+    /// while the table is only read), so any call from the transaction's API qualifies.
+    pub(crate) unsafe fn peek(&self) -> &TablePart {
+        // SAFETY: the caller guarantees no `&mut` to the part is live; reads may overlap.
+        unsafe { &*self.0.0.get() }
+    }
+}
+
 impl PartRef {
     pub(crate) fn part(&self) -> &TablePart {
         // SAFETY: only this `PartRef` reaches the part while it lives (module contract), and

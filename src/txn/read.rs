@@ -1,7 +1,8 @@
 //! Read transactions: a pinned snapshot, never blocked by the writer.
 
-use super::catalog::{find_table, list_tables};
+use super::catalog::{TableTypes, find_table, list_tables};
 use super::range::{KeyRange, Range, prefix_range};
+use super::spec::TableSpec;
 use super::{Shared, Snapshot, validate_table_name};
 use crate::btree::{self, RangeIter};
 use crate::error::{Error, Result};
@@ -23,17 +24,31 @@ impl ReadTransaction {
         ReadTransaction { shared, snapshot }
     }
 
-    /// Opens a table for reading; [`Error::TableNotFound`] if it does not exist. Any number
-    /// of tables, the same one included, can be open at once.
-    pub fn open_table(&self, name: &str) -> Result<ReadTable<'_>> {
+    /// Opens a table for reading, by name for a table of bytes or by a
+    /// [`TableDefinition`](crate::TableDefinition) for a typed table;
+    /// [`Error::TableNotFound`] if it does not exist, [`Error::TableTypeMismatch`] if a typed
+    /// table records other types. Any number of tables, the same one included, can be open
+    /// at once.
+    pub fn open_table<S: TableSpec>(&self, spec: S) -> Result<S::Read<'_>> {
+        let name = spec.table_name();
         validate_table_name(name)?;
         let record = find_table(&*self.snapshot, self.snapshot.meta.catalog, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
-        Ok(ReadTable {
+        if let Some((key, value)) = spec.table_types() {
+            let wanted = TableTypes { key, value };
+            if wanted != record.types {
+                return Err(Error::TableTypeMismatch {
+                    table: name.to_owned(),
+                    expected: wanted.to_string(),
+                    found: record.types.to_string(),
+                });
+            }
+        }
+        Ok(S::read_handle(ReadTable {
             snapshot: &self.snapshot,
             root: record.root,
             len: record.len,
-        })
+        }))
     }
 
     /// The names of all tables, sorted.

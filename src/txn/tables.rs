@@ -3,18 +3,20 @@
 //! tree's state, its held writes and the pages its tree changed, lent to its handle while
 //! one is open (`part_cell`).
 
-use super::catalog::{TableState, find_table, list_tables};
+use super::catalog::{TableState, TableTypes, find_table, list_tables};
 use super::held::HeldWrites;
 use super::part_cell::{PartRef, PartSlot};
 use crate::error::{Error, Result};
 use crate::ids::Ptr;
-use crate::pager::{DirtyPages, FreeList, TablePages, TxnPager};
+use crate::pager::{Allocation, DirtyPages, FreeList, TablePages, TxnPager};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One table's part of a write transaction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TablePart {
     pub state: TableState,
+    /// What the catalog records of its keys' and values' types.
+    pub types: TableTypes,
     pub held: HeldWrites,
     /// The pages the table's tree changed, and the committed pages as of its last change.
     pub pages: TablePages,
@@ -27,6 +29,14 @@ enum Slot {
     Deleted,
 }
 
+/// Every table's part and the allocator's state at a savepoint.
+#[derive(Debug)]
+pub(crate) struct SavedState {
+    allocation: Allocation,
+    /// `None` for a table deleted before the savepoint.
+    tables: BTreeMap<String, Option<TablePart>>,
+}
+
 /// What a commit takes from the transaction.
 #[derive(Debug)]
 pub(crate) struct Committing {
@@ -35,7 +45,7 @@ pub(crate) struct Committing {
     pub dirty: DirtyPages,
     pub catalog: Option<Ptr>,
     /// Every table opened, by name.
-    pub tables: BTreeMap<String, TableState>,
+    pub tables: BTreeMap<String, (TableState, TableTypes)>,
     pub deleted: BTreeSet<String>,
 }
 
@@ -88,40 +98,56 @@ impl TxnTables {
     }
 
     /// Lends table `name` to a new handle, creating the table if missing:
-    /// `TableAlreadyOpen` if a handle has it. Writes held by tables without a handle are
-    /// applied first, so that one table at a time holds writes and together they keep within
-    /// the budget.
-    pub(crate) fn check_out(&mut self, name: &str) -> Result<PartRef> {
+    /// `TableAlreadyOpen` if a handle has it. `types` are the typed API's (`None` for the
+    /// byte API, which reads any table as bytes): a table recorded with other types gives
+    /// `TableTypeMismatch`, a new one is recorded with them. Writes held by tables without a
+    /// handle are applied first, so that one table at a time holds writes and together they
+    /// keep within the budget.
+    pub(crate) fn check_out(&mut self, name: &str, types: Option<&TableTypes>) -> Result<PartRef> {
         self.check_usable()?;
         if let Some(Slot::Table(slot)) = self.tables.get(name)
             && slot.is_open()
         {
             return Err(Error::TableAlreadyOpen(name.to_owned()));
         }
+        let new_types = || types.cloned().unwrap_or_else(TableTypes::bytes);
+        let part = match self.tables.get_mut(name) {
+            Some(Slot::Table(slot)) => {
+                let part = slot.parked().expect("no handle has it (checked above)");
+                check_types(name, &part.types, types)?;
+                None
+            }
+            Some(Slot::Deleted) => Some((TableState::created(), new_types())),
+            None => Some(match self.find(name)? {
+                Some(record) => {
+                    check_types(name, &record.types, types)?;
+                    (TableState::found(&record), record.types)
+                }
+                None => (TableState::created(), new_types()),
+            }),
+        };
         self.apply_parked_held(Some(name))?;
         let view = self.pager().view();
-        if let Some(Slot::Table(slot)) = self.tables.get_mut(name) {
+        if let Some((state, types)) = part {
+            let part = TablePart {
+                state,
+                types,
+                held: HeldWrites::new(self.held_capacity),
+                pages: TablePages {
+                    view,
+                    dirty: DirtyPages::default(),
+                },
+            };
+            self.tables
+                .insert(name.to_owned(), Slot::Table(PartSlot::new(part)));
+        } else if let Some(Slot::Table(slot)) = self.tables.get_mut(name) {
             let part = slot.parked().expect("no handle has it (checked above)");
             part.pages.view = view;
-            return Ok(slot.check_out().expect("no handle has it (checked above)"));
         }
-        let state = match self.tables.get(name) {
-            Some(_) => TableState::created(),
-            None => self
-                .find(name)?
-                .map_or_else(TableState::created, TableState::found),
-        };
-        let slot = PartSlot::new(TablePart {
-            state,
-            held: HeldWrites::new(self.held_capacity),
-            pages: TablePages {
-                view,
-                dirty: DirtyPages::default(),
-            },
-        });
-        let lent = slot.check_out().expect("a new part has no handle");
-        self.tables.insert(name.to_owned(), Slot::Table(slot));
-        Ok(lent)
+        match self.tables.get(name) {
+            Some(Slot::Table(slot)) => Ok(slot.check_out().expect("no handle has it")),
+            _ => unreachable!("inserted above"),
+        }
     }
 
     fn find(&mut self, name: &str) -> Result<Option<super::TableRecord>> {
@@ -159,7 +185,7 @@ impl TxnTables {
                 None => return Err(Error::TableAlreadyOpen(name.to_owned())),
             },
             None => match self.find(name)? {
-                Some(record) => (TableState::found(record), DirtyPages::default()),
+                Some(record) => (TableState::found(&record), DirtyPages::default()),
                 None => return Ok(false),
             },
         };
@@ -215,6 +241,66 @@ impl TxnTables {
         Ok(())
     }
 
+    /// Copies every table's part and the allocator's state (DESIGN.md, "Savepoints").
+    pub(crate) fn savepoint(&mut self) -> Result<SavedState> {
+        self.check_usable()?;
+        let allocation = self.pager().savepoint();
+        let tables = self
+            .tables
+            .iter()
+            .map(|(name, slot)| {
+                let part = match slot {
+                    // SAFETY: called from `WriteTransaction::savepoint`, outside every
+                    // handle method.
+                    Slot::Table(slot) => {
+                        let mut part = unsafe { slot.peek() }.clone();
+                        // A savepoint outliving its transaction must not keep the file
+                        // mapped (and locked); a restore gives the part the current view.
+                        part.pages.view.release();
+                        Some(part)
+                    }
+                    Slot::Deleted => None,
+                };
+                (name.clone(), part)
+            })
+            .collect();
+        Ok(SavedState { allocation, tables })
+    }
+
+    /// Returns every table and the allocator to `saved`.
+    ///
+    /// # Safety
+    /// Only with the transaction borrowed mutably: handles of it may still be in scope, but
+    /// none can be used again (`part_cell`).
+    pub(crate) unsafe fn restore(&mut self, saved: &SavedState) -> Result<()> {
+        self.check_usable()?;
+        for slot in self.tables.values_mut() {
+            if let Slot::Table(slot) = slot {
+                // SAFETY: the caller guarantees no handle uses the part again.
+                unsafe { slot.at_end() }.pages.view.release();
+            }
+        }
+        let pager = self.pager();
+        pager.restore(&saved.allocation);
+        let view = pager.view();
+        self.tables = saved
+            .tables
+            .iter()
+            .map(|(name, part)| {
+                let slot = match part {
+                    Some(part) => {
+                        let mut part = part.clone();
+                        part.pages.view = view.clone();
+                        Slot::Table(PartSlot::new(part))
+                    }
+                    None => Slot::Deleted,
+                };
+                (name.clone(), slot)
+            })
+            .collect();
+        Ok(())
+    }
+
     /// Bytes of changed pages and held writes of the tables without a handle.
     pub(crate) fn parked_memory(&mut self, page_size: usize) -> usize {
         let own = self.own.bytes(page_size);
@@ -266,7 +352,7 @@ impl TxnTables {
             }
             dirty.absorb(std::mem::take(&mut part.pages.dirty));
             part.pages.view.release();
-            tables.insert(name, part.state);
+            tables.insert(name, (part.state, part.types.clone()));
         }
         Ok(Committing {
             pager: self.pager.take().expect("the pager lives until commit"),
@@ -291,5 +377,17 @@ impl TxnTables {
             }
         }
         self.pager.take().map(TxnPager::rollback)
+    }
+}
+
+/// `TableTypeMismatch` if the typed API asks for `wanted` and the table has `found`.
+fn check_types(name: &str, found: &TableTypes, wanted: Option<&TableTypes>) -> Result<()> {
+    match wanted {
+        Some(wanted) if wanted != found => Err(Error::TableTypeMismatch {
+            table: name.to_owned(),
+            expected: wanted.to_string(),
+            found: found.to_string(),
+        }),
+        _ => Ok(()),
     }
 }

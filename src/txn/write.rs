@@ -2,7 +2,10 @@
 //! leaves no trace. It owns the writer's state, so it keeps the database open by itself and
 //! can move between threads.
 
+use super::catalog::TableTypes;
 use super::commit::{self, CommitInput};
+use super::savepoint::Savepoint;
+use super::spec::TableSpec;
 use super::table::Table;
 use super::tables::TxnTables;
 use super::writer_slot::WriterGuard;
@@ -11,7 +14,7 @@ use crate::Durability;
 use crate::error::{Error, Result};
 use crate::pager::wal::{WalPager, WalPagerStart};
 use crate::pager::{CowPager, FreeList, PagerStart, TxnPager};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 /// The single write transaction. Dropping it aborts. `Send + 'static`: begin it on one
@@ -22,6 +25,9 @@ pub struct WriteTransaction {
     txn: u64,
     durability: Durability,
     pub(super) tables: RefCell<TxnTables>,
+    /// The savepoints that can be restored, in the order taken.
+    savepoints: RefCell<Vec<u64>>,
+    savepoints_taken: Cell<u64>,
 }
 
 impl WriteTransaction {
@@ -79,6 +85,8 @@ impl WriteTransaction {
             txn,
             durability: shared.durability,
             tables: RefCell::new(tables),
+            savepoints: RefCell::new(Vec::new()),
+            savepoints_taken: Cell::new(0),
             writer: state,
         }))
     }
@@ -111,14 +119,20 @@ impl WriteTransaction {
         self.txn
     }
 
-    /// Opens a table for reading and writing, creating it if missing. Any number of
-    /// different tables can be open at once, each written through its own handle; a table
-    /// that already has a live handle in this transaction gives
-    /// [`Error::TableAlreadyOpen`].
-    pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
+    /// Opens a table for reading and writing, creating it if missing: by name for a table of
+    /// bytes (`open_table("users")`), or by a [`TableDefinition`](crate::TableDefinition)
+    /// for a typed table. Any number of different tables can be open at once, each written
+    /// through its own handle; a table that already has a live handle in this transaction
+    /// gives [`Error::TableAlreadyOpen`], a typed table opened with other types
+    /// [`Error::TableTypeMismatch`].
+    pub fn open_table<S: TableSpec>(&self, spec: S) -> Result<S::Write<'_>> {
+        let name = spec.table_name();
         validate_table_name(name)?;
-        let part = self.tables.borrow_mut().check_out(name)?;
-        Ok(Table::new(self, name.to_owned(), part))
+        let types = spec
+            .table_types()
+            .map(|(key, value)| TableTypes { key, value });
+        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
+        Ok(S::write_handle(Table::new(self, name.to_owned(), part)))
     }
 
     /// Deletes a table and frees its pages; `false` if it did not exist.
@@ -131,6 +145,39 @@ impl WriteTransaction {
     /// The names of all tables as this transaction sees them, sorted.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         self.tables.borrow_mut().names()
+    }
+
+    /// Records this moment of the transaction, to return to with
+    /// [`restore_savepoint`](Self::restore_savepoint). Any number can be taken. A savepoint
+    /// copies the pages the transaction changed so far (up to the dirty-page budget), and
+    /// from the first one on the transaction keeps its changed pages in memory until the
+    /// commit (DESIGN.md, "Savepoints").
+    pub fn savepoint(&self) -> Result<Savepoint> {
+        let state = self.tables.borrow_mut().savepoint()?;
+        // Never reused: a savepoint invalidated by a restore must stay invalid.
+        let seq = self.savepoints_taken.get();
+        self.savepoints_taken.set(seq + 1);
+        self.savepoints.borrow_mut().push(seq);
+        Ok(Savepoint {
+            txn: self.txn,
+            seq,
+            state,
+        })
+    }
+
+    /// Returns every table (created, deleted, changed) to the state at `savepoint`; the
+    /// pages written since are free again at once. Savepoints taken after it become
+    /// invalid; it stays valid itself. [`Error::InvalidSavepoint`] for a savepoint of
+    /// another transaction or an invalidated one. Table handles in scope cannot be used
+    /// after it (the borrow checker sees to it).
+    pub fn restore_savepoint(&mut self, savepoint: &Savepoint) -> Result<()> {
+        let savepoints = self.savepoints.get_mut();
+        if savepoint.txn != self.txn || !savepoints.contains(&savepoint.seq) {
+            return Err(Error::InvalidSavepoint);
+        }
+        savepoints.retain(|&seq| seq <= savepoint.seq);
+        // SAFETY: `&mut self`: no handle of this transaction can be used again.
+        unsafe { self.tables.get_mut().restore(&savepoint.state) }
     }
 
     /// Makes every change durable (per the durability setting) and visible to new readers.

@@ -105,6 +105,52 @@ pub enum Op {
     },
     /// Drop the open write transaction (abort), check, close and open the database again.
     Reopen,
+    PopFirst {
+        table: u8,
+    },
+    PopLast {
+        table: u8,
+    },
+    /// Keep the entries `keeps(key, modulo)` is true for, remove the others.
+    Retain {
+        table: u8,
+        modulo: u8,
+    },
+    DeleteRange {
+        table: u8,
+        lo: Bound<Key>,
+        hi: Bound<Key>,
+    },
+    Clear {
+        table: u8,
+    },
+    Contains {
+        table: u8,
+        key: Key,
+    },
+    Prefix {
+        table: u8,
+        prefix: Key,
+    },
+    /// Copy the entries of `from` in the range into `to`, both tables open at once (the
+    /// source iterated while the destination is written).
+    Copy {
+        from: u8,
+        to: u8,
+        lo: Bound<Key>,
+        hi: Bound<Key>,
+    },
+    Savepoint,
+    /// Restore the `index`-th (mod count) savepoint still valid.
+    Restore {
+        index: usize,
+    },
+}
+
+/// Whether `Op::Retain` keeps an entry.
+pub fn keeps(key: &[u8], modulo: u8) -> bool {
+    let sum: u32 = key.iter().map(|&b| u32::from(b)).sum();
+    sum % u32::from(modulo.max(2)) != 0
 }
 
 /// How the random operations are drawn.
@@ -209,6 +255,9 @@ impl Profile {
         }
         let table = rng.below(3) as u8;
         let index = rng.next_u64() as usize;
+        if rng.below(100) < 12 {
+            return self.newer_op(rng, table, index);
+        }
         match rng.below(100) {
             0..=29 => Op::Insert {
                 table,
@@ -249,6 +298,52 @@ impl Profile {
             93..=95 => Op::ListTables,
             90..=92 if rng.below(self.rare_one_in) == 0 => Op::DeleteTable { table },
             96..=99 if rng.below(self.rare_one_in) == 0 => Op::ReadSnapshot,
+            _ => Op::Insert {
+                table,
+                key: self.key(rng),
+                value: self.value(rng),
+            },
+        }
+    }
+}
+
+impl Profile {
+    /// The operations added with several tables per transaction and savepoints. Those that
+    /// remove many entries at once are as rare as table deletions, pops as removals, so that
+    /// long runs still grow large tables.
+    fn newer_op(&self, rng: &mut Rng, table: u8, index: usize) -> Op {
+        let rare = rng.below(self.rare_one_in) == 0;
+        let remove = rng.below(self.remove_one_in) == 0;
+        match rng.below(20) {
+            0 | 1 if remove => Op::PopFirst { table },
+            2 | 3 if remove => Op::PopLast { table },
+            4 | 5 if rare => Op::Retain {
+                table,
+                modulo: 2 + rng.below(5) as u8,
+            },
+            6 | 7 if rare => Op::DeleteRange {
+                table,
+                lo: self.bound(rng),
+                hi: self.bound(rng),
+            },
+            8 if rare => Op::Clear { table },
+            9 | 10 => Op::Contains {
+                table,
+                key: self.key(rng),
+            },
+            11 | 12 => {
+                let mut prefix = self.key(rng);
+                prefix.0.truncate(2);
+                Op::Prefix { table, prefix }
+            }
+            13..=15 => Op::Copy {
+                from: table,
+                to: (table + 1 + rng.below(2) as u8) % 3,
+                lo: self.bound(rng),
+                hi: self.bound(rng),
+            },
+            16 | 17 => Op::Savepoint,
+            18 | 19 if rare => Op::Restore { index },
             _ => Op::Insert {
                 table,
                 key: self.key(rng),

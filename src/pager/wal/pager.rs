@@ -98,6 +98,18 @@ impl WalPager {
         self.alloc.high_water()
     }
 
+    /// The allocator's state for a savepoint; from now on freed pages of this transaction
+    /// wait for the commit.
+    pub(crate) fn savepoint(&mut self) -> Allocator {
+        self.alloc.hold_fresh_frees();
+        self.alloc.clone()
+    }
+
+    /// Goes back to the allocator's state at a savepoint.
+    pub(crate) fn restore(&mut self, alloc: Allocator) {
+        self.alloc = alloc;
+    }
+
     /// Adds this transaction's freelist records to `dirty`; returns the new head.
     pub(crate) fn save_freelist(&mut self, dirty: &mut DirtyPages) -> Result<Option<Ptr>> {
         let saved = self.alloc.save_freelist();
