@@ -1,13 +1,15 @@
 //! Bough: an embedded, transactional key-value store on a copy-on-write B+ tree.
 //!
-//! The crate is layered one way (see DESIGN.md, "Layers"): [`io`] (file, lock, map) ->
-//! [`format`] (page and meta layouts) -> [`pager`] (allocation, freelist, dirty pages) ->
-//! [`btree`] -> [`txn`] (transactions, tables) -> [`typed`] (typed tables) -> [`db`] (the
-//! database handle).
+//! The crate is layered one way (see DESIGN.md, "Layers"): `io` (file, lock, map) ->
+//! `format` (page and meta layouts) -> `pager` (allocation, freelist, dirty pages) ->
+//! `btree` -> `txn` (transactions, tables) -> `typed` (typed tables) -> `db` (the database
+//! handle).
 //!
 //! The README follows; its quickstart runs as a doc test.
 #![doc = include_str!("../README.md")]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 mod btree;

@@ -11,13 +11,21 @@ use crate::txn::{ReadTransaction, list_tables};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckReport {
+    /// Tables in the catalog.
     pub tables: u64,
+    /// Entries in all tables.
     pub entries: u64,
+    /// Branch pages of every tree, the catalog's included.
     pub branch_pages: u64,
+    /// Leaf pages of every tree, the catalog's included.
     pub leaf_pages: u64,
+    /// Pages of overflow runs (large values).
     pub overflow_pages: u64,
+    /// Pages of the freelist's chain.
     pub freelist_pages: u64,
+    /// Page ids the freelist records as free (reusable now or later).
     pub free_pages: u64,
+    /// Pages `[0, high_water)` are in use or free.
     pub high_water: u64,
 }
 
@@ -25,15 +33,21 @@ pub struct CheckReport {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
+    /// The page size the file was created with.
     pub page_size: usize,
+    /// The file's length in bytes.
     pub file_size: u64,
     /// The transaction the newest snapshot was committed by.
     pub txn_id: u64,
     /// Levels of the deepest table (1 = a single leaf).
     pub depth: u32,
+    /// Branch pages of every tree, the catalog's included.
     pub branch_pages: u64,
+    /// Leaf pages of every tree, the catalog's included.
     pub leaf_pages: u64,
+    /// Pages of overflow runs (large values).
     pub overflow_pages: u64,
+    /// Pages of the freelist's chain.
     pub freelist_pages: u64,
     /// Free pages reusable now.
     pub free_pages: u64,
@@ -45,10 +59,11 @@ pub struct Stats {
     pub fell_back_to_older_meta: bool,
     /// The storage mode.
     pub mode: crate::Mode,
-    /// Write-ahead-log mode: frames and bytes of log the open replayed, and how long the
-    /// replay (scan, copy into the file, sync) took.
+    /// Write-ahead-log mode: frames of log the open replayed.
     pub recovered_frames: u64,
+    /// Write-ahead-log mode: bytes of log the open replayed.
     pub recovered_bytes: u64,
+    /// Write-ahead-log mode: how long the replay (scan, copy into the file, sync) took.
     pub recovery_time: std::time::Duration,
 }
 

@@ -1,5 +1,6 @@
 //! The read-only memory map and a cache hint for its pages: the only module with `unsafe`
 //! (DESIGN.md, "Why handing out `&[u8]` into the map is sound").
+#![allow(unsafe_code)]
 
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;

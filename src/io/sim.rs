@@ -15,18 +15,25 @@ pub const SECTOR: usize = 512;
 pub struct Event {
     /// 0: the database file; 1: its write-ahead log.
     pub file: usize,
+    /// The operation.
     pub op: Op,
 }
 
 /// What an operation did.
 #[derive(Clone, Debug)]
 pub enum Op {
+    /// Bytes written at an offset.
     Write {
+        /// Where the write starts.
         offset: u64,
+        /// The bytes written.
         data: Vec<u8>,
     },
+    /// The file's length set.
     SetLen(u64),
+    /// A sync.
     Sync {
+        /// Whether the size was forced out too (fsync, not fdatasync).
         with_metadata: bool,
     },
     /// The directory entry of a newly created file was made durable.
@@ -387,6 +394,7 @@ fn write_into(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
 pub struct SplitMix(pub u64);
 
 impl SplitMix {
+    /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -395,6 +403,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
+    /// A number below `n` (0 if `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }

@@ -242,6 +242,7 @@ impl TxnTables {
     }
 
     /// Copies every table's part and the allocator's state (DESIGN.md, "Savepoints").
+    #[allow(unsafe_code)] // reads the parts of live handles (`part_cell`)
     pub(crate) fn savepoint(&mut self) -> Result<SavedState> {
         self.check_usable()?;
         let allocation = self.pager().savepoint();
@@ -250,9 +251,9 @@ impl TxnTables {
             .iter()
             .map(|(name, slot)| {
                 let part = match slot {
-                    // SAFETY: called from `WriteTransaction::savepoint`, outside every
-                    // handle method.
                     Slot::Table(slot) => {
+                        // SAFETY: called from `WriteTransaction::savepoint`, outside every
+                        // handle method.
                         let mut part = unsafe { slot.peek() }.clone();
                         // A savepoint outliving its transaction must not keep the file
                         // mapped (and locked); a restore gives the part the current view.
@@ -272,6 +273,7 @@ impl TxnTables {
     /// # Safety
     /// Only with the transaction borrowed mutably: handles of it may still be in scope, but
     /// none can be used again (`part_cell`).
+    #[allow(unsafe_code)] // ends the parts lent to handles (`part_cell`)
     pub(crate) unsafe fn restore(&mut self, saved: &SavedState) -> Result<()> {
         self.check_usable()?;
         for slot in self.tables.values_mut() {
@@ -327,6 +329,7 @@ impl TxnTables {
     /// # Safety
     /// Only from the commit, which consumes the transaction: handles of it may still be in
     /// scope, but none can be used again (`part_cell`).
+    #[allow(unsafe_code)] // ends the parts lent to handles (`part_cell`)
     pub(crate) unsafe fn take_for_commit(&mut self) -> Result<Committing> {
         self.check_usable()?;
         let pager = self.pager.as_mut().expect("the pager lives until commit");
@@ -369,6 +372,7 @@ impl TxnTables {
     /// # Safety
     /// Only from the transaction's drop: handles of it may still be in scope, but none can
     /// be used again (`part_cell`).
+    #[allow(unsafe_code)] // ends the parts lent to handles (`part_cell`)
     pub(crate) unsafe fn rollback(&mut self) -> Option<FreeList> {
         for slot in self.tables.values_mut() {
             if let Slot::Table(slot) = slot {

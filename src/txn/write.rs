@@ -170,6 +170,7 @@ impl WriteTransaction {
     /// invalid; it stays valid itself. [`Error::InvalidSavepoint`] for a savepoint of
     /// another transaction or an invalidated one. Table handles in scope cannot be used
     /// after it (the borrow checker sees to it).
+    #[allow(unsafe_code)] // `&mut self` ends the parts lent to handles (`part_cell`)
     pub fn restore_savepoint(&mut self, savepoint: &Savepoint) -> Result<()> {
         let savepoints = self.savepoints.get_mut();
         if savepoint.txn != self.txn || !savepoints.contains(&savepoint.seq) {
@@ -181,6 +182,7 @@ impl WriteTransaction {
     }
 
     /// Makes every change durable (per the durability setting) and visible to new readers.
+    #[allow(unsafe_code)] // consuming `self` ends the parts lent to handles (`part_cell`)
     pub fn commit(mut self) -> Result<()> {
         // SAFETY: `commit` consumes the transaction: no handle of it can be used again.
         let committing = unsafe { self.tables.get_mut().take_for_commit() }?;
@@ -206,6 +208,7 @@ impl WriteTransaction {
 }
 
 impl Drop for WriteTransaction {
+    #[allow(unsafe_code)] // dropping ends the parts lent to handles (`part_cell`)
     fn drop(&mut self) {
         // SAFETY: the transaction is being dropped: no handle of it can be used again.
         if let Some(freelist) = unsafe { self.tables.get_mut().rollback() } {
