@@ -62,7 +62,7 @@ impl<'txn> Table<'txn> {
         };
         let result = result.and_then(|done| {
             let page_size = self.txn.page_size();
-            let in_memory = part.pages.dirty.bytes(page_size) + part.held.bytes();
+            let in_memory = || part.pages.dirty.bytes(page_size) + part.held.bytes();
             tables.keep_within_budget(in_memory, page_size)?;
             Ok(done)
         });

@@ -221,11 +221,16 @@ impl TxnTables {
     /// write their pages early (they are not in use; the changed table keeps within the
     /// budget by itself, and held writes of tables without a handle are applied before
     /// another table opens).
-    pub(crate) fn keep_within_budget(&mut self, in_memory: usize, page_size: usize) -> Result<()> {
+    pub(crate) fn keep_within_budget(
+        &mut self,
+        in_memory: impl FnOnce() -> usize,
+        page_size: usize,
+    ) -> Result<()> {
         let Some(budget) = self.pager().budget_bytes() else {
             return Ok(());
         };
-        if in_memory + self.parked_memory(page_size) <= budget {
+        // Nothing is parked in the common case of one table at a time: no count needed.
+        if self.tables.len() <= 1 || in_memory() + self.parked_memory(page_size) <= budget {
             return Ok(());
         }
         let pager = self.pager.as_mut().expect("the pager lives until commit");
