@@ -3,14 +3,15 @@
 Each seed is an op sequence encoded the way `arbitrary` 1.x decodes `Vec<Op>`: a 1 byte before each
 element and a 0 byte at the end, a little-endian u32 choosing each enum variant (variant
 `(u32 * count) >> 32`), then the fields in order. OPS, VIA and BOUND must list the variants in the
-order fuzz/fuzz_targets/model_ops.rs declares them: rerun this after changing those enums.
+order fuzz/src/model_ops.rs declares them: rerun this after changing those enums.
 """
 import os
 import struct
 import sys
 
 OPS = ["Insert", "InsertOversizedKey", "Remove", "DeleteTable", "Get", "Range", "Summary",
-       "ListTables", "TakeSnapshot", "Commit", "Abort", "Reopen"]
+       "ListTables", "TakeSnapshot", "Commit", "Abort", "Reopen", "Pop", "Retain", "DeleteRange",
+       "Clear", "Lookup", "Copy", "Savepoint", "Restore"]
 VIA = ["Writer", "Fresh", "Snapshot"]
 BOUND = ["Unbounded", "Included", "Excluded"]
 
@@ -47,6 +48,21 @@ def op(name, **f):
         out += variant(VIA.index(f["via"]), 3)
     elif name == "Commit":
         out += bytes([f.get("sync", 1)])
+    elif name == "Pop":
+        out += bytes([f["table"], 1 if f.get("back") else 0])
+    elif name == "Retain":
+        out += bytes([f["table"], f["modulo"]])
+    elif name == "DeleteRange":
+        out += bytes([f["table"]]) + bound(f.get("start")) + bound(f.get("end"))
+    elif name == "Clear":
+        out += bytes([f["table"]])
+    elif name == "Lookup":
+        out += variant(VIA.index(f["via"]), 3) + bytes([f["table"]]) + key(f["key"]) \
+            + bytes([f.get("prefix_len", 1)])
+    elif name == "Copy":
+        out += bytes([f["from"], f["to"]]) + bound(f.get("start")) + bound(f.get("end"))
+    elif name == "Restore":
+        out += bytes([f.get("index", 0)])
     return out
 
 def seq(ops):
@@ -106,6 +122,32 @@ s += [op("Commit"), op("DeleteTable", table=1), op("ListTables", via="Writer"), 
       op("Reopen"), op("ListTables", via="Fresh"), op("Insert", table=1, key=(0, 0), value=(0, 0)),
       op("Reopen"), op("Get", via="Fresh", table=1, key=(0, 0))]
 seeds["tables_lifecycle"] = seq(s)
+
+# Two tables open at once, the new table operations, savepoints restored in turn.
+s = [op("Insert", table=t, key=(i, i % 8), value=(i % 10, i)) for t in range(2) for i in range(20)]
+s += [op("Commit"), op("Savepoint"), op("Copy", **{"from": 0, "to": 2}), op("Pop", table=0),
+      op("Pop", table=1, back=True), op("Savepoint"), op("Retain", table=0, modulo=3),
+      op("DeleteRange", table=1, start=("Included", (4, 0)), end=("Excluded", (12, 0))),
+      op("Lookup", via="Writer", table=2, key=(5, 5), prefix_len=1), op("Restore", index=1),
+      op("Lookup", via="Writer", table=0, key=(0, 0), prefix_len=2), op("Clear", table=2),
+      op("Restore", index=0), op("Summary", via="Writer", table=2), op("Commit"), op("Reopen"),
+      op("Lookup", via="Fresh", table=1, key=(3, 3), prefix_len=1), op("Summary", via="Fresh", table=0)]
+seeds["tables_and_savepoints"] = seq(s)
+
+# Many inserts at scattered keys under the three-page budget (an even-length input), so
+# the write transaction spills, reads pages back and starts holding its writes.
+s = []
+x = 7
+for i in range(600):
+    x = (x * 1103515245 + 12345) % (1 << 31)
+    s.append(op("Insert", table=0, key=(x % 64, (x >> 8) % 8), value=(3 + (x >> 12) % 6, i % 251)))
+s += [op("Summary", via="Writer", table=0), op("Range", via="Writer", table=0, ends=0x5555),
+      op("Commit"), op("Summary", via="Fresh", table=0)]
+data = seq(s)
+if len(data) % 2:
+    data = seq(s + [op("Abort")])
+assert len(data) % 2 == 0
+seeds["scattered_inserts"] = data
 
 out = sys.argv[1]
 for name, data in seeds.items():

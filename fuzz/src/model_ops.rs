@@ -1,7 +1,9 @@
 //! Random operation sequences against a `BTreeMap` model (target `model_ops`).
 //!
 //! The input decodes (with `arbitrary`) to a list of operations on a few tables: inserts, removes,
-//! gets, ranges walked from both ends, commits, aborts, snapshots and reopens. Every read is compared
+//! gets, ranges walked from both ends, pops, retain, range deletion, clear, contains and prefix,
+//! copies between two tables open at once, savepoints and restores, commits, aborts, snapshots
+//! and reopens. Every read is compared
 //! with the model: reads in the write transaction see its own writes, fresh read transactions see the
 //! last commit, and a held snapshot keeps seeing the commit it started at. Each time the database is
 //! closed (at a reopen and at the end) its whole content is compared with the model and
@@ -142,6 +144,48 @@ enum Op {
     /// Drops every transaction (an open write transaction is aborted by the drop), checks and closes
     /// the database, and opens it again.
     Reopen,
+    /// `pop_first` (or `pop_last` if `back`).
+    Pop {
+        table: u8,
+        back: bool,
+    },
+    /// `retain` keeping the keys whose first byte is not a multiple of `modulo`.
+    Retain {
+        table: u8,
+        modulo: u8,
+    },
+    DeleteRange {
+        table: u8,
+        start: BoundSpec,
+        end: BoundSpec,
+    },
+    Clear {
+        table: u8,
+    },
+    /// `contains_key` and `prefix` (the key's first `prefix_len % 3` bytes).
+    Lookup {
+        via: Via,
+        table: u8,
+        key: KeySpec,
+        prefix_len: u8,
+    },
+    /// Copies `range(start..end)` of `from` into `to` through two handles open at once.
+    Copy {
+        from: u8,
+        to: u8,
+        start: BoundSpec,
+        end: BoundSpec,
+    },
+    Savepoint,
+    /// Restores the `index`-th (mod count) savepoint still valid.
+    Restore {
+        index: u8,
+    },
+}
+
+/// Whether `Op::Retain` keeps `key`.
+fn keeps(key: &[u8], modulo: u8) -> bool {
+    key.first().is_none_or(|&b| b % modulo.max(2) != 0)
 }
 
 fn table_name(table: u8) -> &'static str {
@@ -159,6 +203,8 @@ trait Reads {
     fn is_empty(&self) -> bough::Result<bool>;
     fn first(&self) -> bough::Result<Option<(&[u8], &[u8])>>;
     fn last(&self) -> bough::Result<Option<(&[u8], &[u8])>>;
+    fn contains_key(&self, key: &[u8]) -> bough::Result<bool>;
+    fn prefix(&self, prefix: &[u8]) -> bough::Result<bough::Range<'_>>;
 }
 
 macro_rules! forward_reads {
@@ -184,6 +230,12 @@ macro_rules! forward_reads {
             }
             fn last(&self) -> bough::Result<Option<(&[u8], &[u8])>> {
                 bough::$table::last(self)
+            }
+            fn contains_key(&self, key: &[u8]) -> bough::Result<bool> {
+                bough::$table::contains_key(self, key)
+            }
+            fn prefix(&self, prefix: &[u8]) -> bough::Result<bough::Range<'_>> {
+                bough::$table::prefix(self, prefix)
             }
         }
     };
@@ -254,6 +306,37 @@ fn check_range(
     }
 }
 
+fn check_lookup(table: &dyn Reads, model: &Entries, key: &[u8], prefix: &[u8]) {
+    let got = table.contains_key(key).expect("contains_key");
+    assert_eq!(got, model.contains_key(key), "contains_key({key:?})");
+    let got: Vec<(&[u8], &[u8])> = table
+        .prefix(prefix)
+        .expect("prefix")
+        .map(|entry| entry.expect("prefix entry"))
+        .collect();
+    let want: Vec<(&[u8], &[u8])> = model
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(as_slices)
+        .collect();
+    assert_eq!(got, want, "prefix({prefix:?})");
+}
+
+/// The model's entries in `start..end`, or none for an inverted range (which the engine must
+/// also treat as empty).
+fn model_range(model: &Entries, start: BoundSpec, end: BoundSpec) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let (start, end) = (start.bytes(), end.bytes());
+    let bounds = (
+        start.as_ref().map(Vec::as_slice),
+        end.as_ref().map(Vec::as_slice),
+    );
+    model
+        .iter()
+        .filter(|(k, _)| std::ops::RangeBounds::contains(&bounds, &k.as_slice()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 fn check_summary(table: &dyn Reads, model: &Entries) {
     assert_eq!(table.len().expect("len"), model.len() as u64, "len");
     assert_eq!(
@@ -304,6 +387,8 @@ struct Session<'db, 'm> {
     writer: Option<(WriteTransaction, Tables)>,
     /// The held snapshot and the model of the commit it started at.
     snapshot: Option<(ReadTransaction, Tables)>,
+    /// The write transaction's savepoints still valid, with the model at each.
+    saved: Vec<(bough::Savepoint, Tables)>,
 }
 
 impl<'db> Session<'db, '_> {
@@ -429,6 +514,7 @@ impl<'db> Session<'db, '_> {
                 }
                 Op::Commit { sync } => {
                     self.writer();
+                    self.saved.clear();
                     let (mut wtx, tables) = self.writer.take().expect("writer is open");
                     if sync == 0 {
                         wtx.set_durability(Durability::Immediate);
@@ -437,14 +523,115 @@ impl<'db> Session<'db, '_> {
                     *self.committed = tables;
                 }
                 Op::Abort => {
+                    self.saved.clear();
                     if let Some((wtx, _)) = self.writer.take() {
                         wtx.abort().expect("abort");
                     }
                 }
                 Op::Reopen => return true,
+                op => self.run_newer(op),
             }
         }
         false
+    }
+
+    /// The operations added with several tables per transaction and savepoints.
+    fn run_newer(&mut self, op: Op) {
+        match op {
+            Op::Pop { table, back } => {
+                let name = table_name(table);
+                let (wtx, tables) = self.writer();
+                let mut table = wtx.open_table(name).expect("open_table");
+                let model = tables.entry(name.to_owned()).or_default();
+                let (got, want) = match back {
+                    false => (table.pop_first(), model.pop_first()),
+                    true => (table.pop_last(), model.pop_last()),
+                };
+                assert_eq!(got.expect("pop"), want, "pop (back: {back})");
+            }
+            Op::Retain { table, modulo } => {
+                let name = table_name(table);
+                let (wtx, tables) = self.writer();
+                let mut table = wtx.open_table(name).expect("open_table");
+                let model = tables.entry(name.to_owned()).or_default();
+                let removed = table.retain(|k, _| keeps(k, modulo)).expect("retain");
+                let before = model.len();
+                model.retain(|k, _| keeps(k, modulo));
+                assert_eq!(removed, (before - model.len()) as u64, "retain");
+            }
+            Op::DeleteRange { table, start, end } => {
+                let name = table_name(table);
+                let (wtx, tables) = self.writer();
+                let mut table = wtx.open_table(name).expect("open_table");
+                let model = tables.entry(name.to_owned()).or_default();
+                let doomed = model_range(model, start, end);
+                let removed = table
+                    .delete_range((start.bytes(), end.bytes()))
+                    .expect("delete_range");
+                assert_eq!(removed, doomed.len() as u64, "delete_range");
+                for (k, _) in doomed {
+                    model.remove(&k);
+                }
+            }
+            Op::Clear { table } => {
+                let name = table_name(table);
+                let (wtx, tables) = self.writer();
+                let mut table = wtx.open_table(name).expect("open_table");
+                let model = tables.entry(name.to_owned()).or_default();
+                assert_eq!(table.clear().expect("clear"), model.len() as u64, "clear");
+                model.clear();
+            }
+            Op::Lookup {
+                via,
+                table,
+                key,
+                prefix_len,
+            } => {
+                let key = key.bytes();
+                let prefix = key[..key.len().min(usize::from(prefix_len % 3))].to_vec();
+                self.read(via, table_name(table), |t, m| {
+                    check_lookup(t, m, &key, &prefix)
+                });
+            }
+            Op::Copy {
+                from,
+                to,
+                start,
+                end,
+            } => {
+                let (from, to) = (table_name(from), table_name(to));
+                if from == to {
+                    return;
+                }
+                let (wtx, tables) = self.writer();
+                let source = wtx.open_table(from).expect("open source");
+                let mut target = wtx.open_table(to).expect("open target");
+                for entry in source.range((start.bytes(), end.bytes())).expect("range") {
+                    let (k, v) = entry.expect("range entry");
+                    target.insert(k, v).expect("copy insert");
+                }
+                let copied = model_range(tables.entry(from.to_owned()).or_default(), start, end);
+                tables.entry(to.to_owned()).or_default().extend(copied);
+            }
+            Op::Savepoint => {
+                let (wtx, tables) = self.writer();
+                let savepoint = wtx.savepoint().expect("savepoint");
+                let model = tables.clone();
+                self.saved.push((savepoint, model));
+            }
+            Op::Restore { index } => {
+                if self.saved.is_empty() {
+                    return;
+                }
+                let at = usize::from(index) % self.saved.len();
+                self.saved.truncate(at + 1);
+                let (wtx, tables) = self.writer.as_mut().expect("a savepoint has a writer");
+                let (savepoint, model) = &self.saved[at];
+                wtx.restore_savepoint(savepoint).expect("restore_savepoint");
+                *tables = model.clone();
+            }
+            _ => unreachable!("handled by run"),
+        }
     }
 }
 
@@ -517,6 +704,7 @@ pub fn run(data: &[u8]) {
             committed: &mut committed,
             writer: None,
             snapshot: None,
+            saved: Vec::new(),
         };
         let reopen = session.run(&mut ops);
         verify(&db, &committed);
