@@ -36,6 +36,8 @@ pub use error::{Error, Result};
 pub use txn::{
     KeyRange, Range, ReadTable, ReadTransaction, Savepoint, Table, TableSpec, WriteTransaction,
 };
+#[cfg(feature = "serde")]
+pub use typed::Postcard;
 pub use typed::{Element, Key, TableDefinition, TypedRange, TypedReadTable, TypedTable, Value};
 
 /// The longest key accepted, in bytes (any page size). Longer keys give [`Error::KeyTooLarge`].
@@ -62,6 +64,6 @@ pub enum Durability {
     #[default]
     Immediate,
     /// No sync: a process crash loses nothing committed; a power loss may lose recent
-    /// commits but never corrupts the file (DESIGN.md, "Non-durable commits").
+    /// commits but never corrupts the file (DESIGN.md, "Meta slots and non-durable commits").
     None,
 }

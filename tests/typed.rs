@@ -12,7 +12,7 @@ use quickcheck::{Arbitrary, QuickCheck};
 
 fn encode<K: Value>(value: &K::SelfType<'_>) -> Vec<u8> {
     let mut out = Vec::new();
-    K::encode(value, &mut out);
+    K::encode(value, &mut out).expect("encode");
     out
 }
 

@@ -1,4 +1,4 @@
-//! Creating a file and opening one: choosing the meta (DESIGN.md, "Opening").
+//! Creating a file and opening one: choosing the meta (DESIGN.md, "Why a crash at any instant leaves the old or the new transaction").
 
 use super::Builder;
 use crate::Mode;

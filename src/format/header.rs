@@ -7,7 +7,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 pub(crate) const HEADER_SIZE: usize = 32;
 
-/// DESIGN.md, "Page header".
+/// DESIGN.md, "Page header (every other page)".
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Debug)]
 #[repr(C)]
 pub(crate) struct PageHeader {

@@ -1,4 +1,4 @@
-//! Meta pages 0 and 1 (DESIGN.md, "Meta page").
+//! Meta pages 0 and 1 (DESIGN.md, "Meta page (pages 0 and 1)").
 
 use super::FORMAT_VERSION;
 use super::freelist_page::{self, RecordParts};

@@ -1,4 +1,4 @@
-//! A simulated disk for crash and fault testing (DESIGN.md, "Fault model"). Writes are
+//! A simulated disk for crash and fault testing (DESIGN.md, "Fault model and the simulated disk"). Writes are
 //! volatile until a sync; a crash image keeps, loses or tears (per 512-byte sector) each
 //! unsynced write, applies the kept ones in any order, and keeps an unsynced change of length
 //! only sometimes. Every choice comes from a seed, so any failure replays exactly.

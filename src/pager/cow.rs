@@ -373,7 +373,7 @@ impl PageSource for CowStore<'_> {
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        read_page(self.core.pages(), self.dirty, ptr)
+        read_page(|| self.core.pages(), self.dirty, ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {

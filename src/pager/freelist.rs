@@ -1,4 +1,4 @@
-//! The freelist in memory and its log on disk (DESIGN.md, "Freelist").
+//! The freelist in memory and its log on disk (DESIGN.md, "Freelist and reader tracking").
 //!
 //! In memory: page ids free for reuse now (`ready`) and ids freed by a transaction that a
 //! live reader or a not-yet-durable commit may still need (`pending`, by freeing txn).

@@ -144,6 +144,19 @@ impl TxnPager {
         }
     }
 
+    /// Brings a table's `view` up to now, cloning maps only if they changed (the common
+    /// case after a change is that only the high-water mark moved).
+    pub(crate) fn refresh(&self, view: &mut PageView) {
+        let (map, high_water) = match self {
+            TxnPager::Cow(p) => (p.map(), p.high_water()),
+            TxnPager::Wal(p) => (p.main_map(), p.high_water()),
+        };
+        if !std::sync::Arc::ptr_eq(map, &view.map) {
+            *view = self.view();
+        }
+        view.high_water = high_water;
+    }
+
     /// The committed pages as of now, for a table's reads.
     pub(crate) fn view(&self) -> PageView {
         match self {

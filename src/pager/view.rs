@@ -48,15 +48,18 @@ impl PageView {
     }
 }
 
-/// The page `ptr` points to, from `dirty` if this transaction changed it.
+/// The page `ptr` points to, from `dirty` if this transaction changed it (`pages` is built
+/// only if not: the hot path of a write is a page it changed already).
+#[inline]
 pub(super) fn read_page<'a>(
-    pages: ReadPages<'a>,
+    pages: impl FnOnce() -> ReadPages<'a>,
     dirty: &'a DirtyPages,
     ptr: Ptr,
 ) -> Result<&'a [u8]> {
     if let Some(page) = dirty.pages.get(&ptr.page.0) {
         return Ok(page);
     }
+    let pages = pages();
     if dirty.spilled.contains_key(&ptr.page.0) {
         // Written by this transaction moments ago, under the file lock: not hashed again.
         return pages.raw(ptr.page, 1);
@@ -95,7 +98,7 @@ impl PageSource for TablePages {
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        read_page(self.view.pages(), &self.dirty, ptr)
+        read_page(|| self.view.pages(), &self.dirty, ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {

@@ -67,7 +67,7 @@ impl<'txn> Table<'txn> {
             Ok(done)
         });
         // Reads from now on see the file as this change left it (it may have grown).
-        part.pages.view = tables.pager().view();
+        tables.pager().refresh(&mut part.pages.view);
         tables.guard(result)
     }
 

@@ -42,7 +42,7 @@ impl WriteTransaction {
         };
         let durable = shared.published().durable_txn;
         // Transaction N writes meta N % 2 and must never overwrite the slot of the newest
-        // durable meta, so ids skip one after a non-durable commit (DESIGN.md, "Meta slots").
+        // durable meta, so ids skip one after a non-durable commit (DESIGN.md, "Meta slots and non-durable commits").
         let mut txn = state.last_txn + 1;
         if txn % 2 == durable % 2 {
             txn += 1;

@@ -15,7 +15,7 @@ pub trait Key: Value {}
 /// be the last element of a tuple (which is stored as it is), not an earlier one.
 pub trait Element: Key {
     /// Appends the self-delimiting encoding of `value`.
-    fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>);
+    fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()>;
     /// Reads one element from the front of `bytes`; returns it and the bytes after it.
     fn decode_element<'a>(bytes: &'a [u8]) -> Result<(Self::SelfType<'a>, &'a [u8])>
     where
@@ -28,8 +28,9 @@ macro_rules! fixed_width_keys {
         impl Key for $t {}
 
         impl Element for $t {
-            fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) {
-                <$t as Value>::encode(value, out);
+            fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()> {
+                <$t as Value>::encode(value, out)?;
+                Ok(())
             }
 
             fn decode_element<'a>(bytes: &'a [u8]) -> Result<(Self::SelfType<'a>, &'a [u8])>
@@ -54,8 +55,9 @@ fixed_width_keys!(
 impl<const N: usize> Key for [u8; N] {}
 
 impl<const N: usize> Element for [u8; N] {
-    fn encode_element(value: &[u8; N], out: &mut Vec<u8>) {
+    fn encode_element(value: &[u8; N], out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value);
+        Ok(())
     }
 
     fn decode_element<'a>(bytes: &'a [u8]) -> Result<([u8; N], &'a [u8])>
@@ -106,8 +108,9 @@ fn unescape<T: Value>(bytes: &[u8]) -> Result<(Vec<u8>, &[u8])> {
 }
 
 impl Element for Vec<u8> {
-    fn encode_element(value: &Vec<u8>, out: &mut Vec<u8>) {
+    fn encode_element(value: &Vec<u8>, out: &mut Vec<u8>) -> Result<()> {
         escape(value, out);
+        Ok(())
     }
 
     fn decode_element<'a>(bytes: &'a [u8]) -> Result<(Vec<u8>, &'a [u8])>
@@ -119,8 +122,9 @@ impl Element for Vec<u8> {
 }
 
 impl Element for String {
-    fn encode_element(value: &String, out: &mut Vec<u8>) {
+    fn encode_element(value: &String, out: &mut Vec<u8>) -> Result<()> {
         escape(value.as_bytes(), out);
+        Ok(())
     }
 
     fn decode_element<'a>(bytes: &'a [u8]) -> Result<(String, &'a [u8])>
@@ -136,14 +140,15 @@ impl Element for String {
 impl<T: Key> Key for Option<T> {}
 
 impl<T: Element> Element for Option<T> {
-    fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) {
+    fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()> {
         match value {
             None => out.push(0),
             Some(inner) => {
                 out.push(1);
-                T::encode_element(inner, out);
+                T::encode_element(inner, out)?;
             }
         }
+        Ok(())
     }
 
     fn decode_element<'a>(bytes: &'a [u8]) -> Result<(Self::SelfType<'a>, &'a [u8])>
@@ -168,10 +173,11 @@ macro_rules! tuple {
             where
                 Self: 'a;
 
-            fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>) {
+            fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()> {
                 let ($($h,)+ $l) = value;
-                $($head::encode_element($h, out);)+
-                $last::encode($l, out);
+                $($head::encode_element($h, out)?;)+
+                $last::encode($l, out)?;
+                Ok(())
             }
 
             fn decode<'a>(bytes: &'a [u8]) -> Result<Self::SelfType<'a>>
@@ -192,10 +198,11 @@ macro_rules! tuple {
         impl<$($head: Element,)+ $last: Key> Key for ($($head,)+ $last) {}
 
         impl<$($head: Element,)+ $last: Element> Element for ($($head,)+ $last) {
-            fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) {
+            fn encode_element(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()> {
                 let ($($h,)+ $l) = value;
-                $($head::encode_element($h, out);)+
-                $last::encode_element($l, out);
+                $($head::encode_element($h, out)?;)+
+                $last::encode_element($l, out)?;
+                Ok(())
             }
 
             fn decode_element<'a>(bytes: &'a [u8]) -> Result<(Self::SelfType<'a>, &'a [u8])>

@@ -3,10 +3,14 @@
 
 mod definition;
 mod key;
+#[cfg(feature = "serde")]
+mod serde;
 mod table;
 mod value;
 
 pub use definition::TableDefinition;
 pub use key::{Element, Key};
+#[cfg(feature = "serde")]
+pub use serde::Postcard;
 pub use table::{TypedRange, TypedReadTable, TypedTable};
 pub use value::Value;

@@ -9,18 +9,25 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 
-fn encoded<T: Value + ?Sized>(value: &T::SelfType<'_>) -> Vec<u8> {
+fn encoded<T: Value + ?Sized>(value: &T::SelfType<'_>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    T::encode(value, &mut out);
-    out
+    T::encode(value, &mut out)?;
+    Ok(out)
 }
 
+/// A range's bounds, encoded.
+type ByteBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// The byte bounds of a typed range.
-fn byte_bounds<'k, K: Key + 'k>(
-    range: &impl RangeBounds<K::SelfType<'k>>,
-) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let encode = |bound: Bound<&K::SelfType<'k>>| bound.map(|key| encoded::<K>(key));
-    (encode(range.start_bound()), encode(range.end_bound()))
+fn byte_bounds<'k, K: Key + 'k>(range: &impl RangeBounds<K::SelfType<'k>>) -> Result<ByteBounds> {
+    let encode = |bound: Bound<&K::SelfType<'k>>| -> Result<Bound<Vec<u8>>> {
+        Ok(match bound {
+            Bound::Included(key) => Bound::Included(encoded::<K>(key)?),
+            Bound::Excluded(key) => Bound::Excluded(encoded::<K>(key)?),
+            Bound::Unbounded => Bound::Unbounded,
+        })
+    };
+    Ok((encode(range.start_bound())?, encode(range.end_bound())?))
 }
 
 fn decode_entry<'a, K: Key + 'a, V: Value + 'a>(
@@ -91,13 +98,13 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedTable<'txn, K, V> {
 
     /// The value stored under `key`, including this transaction's writes.
     pub fn get<'k>(&self, key: impl Borrow<K::SelfType<'k>>) -> Result<Option<V::SelfType<'_>>> {
-        let key = encoded::<K>(key.borrow());
+        let key = encoded::<K>(key.borrow())?;
         self.bytes.get(&key)?.map(V::decode).transpose()
     }
 
     /// Whether `key` is in the table.
     pub fn contains_key<'k>(&self, key: impl Borrow<K::SelfType<'k>>) -> Result<bool> {
-        self.bytes.contains_key(&encoded::<K>(key.borrow()))
+        self.bytes.contains_key(&encoded::<K>(key.borrow())?)
     }
 
     /// Inserts `value` under `key`, replacing any value there.
@@ -106,13 +113,13 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedTable<'txn, K, V> {
         key: impl Borrow<K::SelfType<'k>>,
         value: impl Borrow<V::SelfType<'v>>,
     ) -> Result<()> {
-        let key = encoded::<K>(key.borrow());
-        self.bytes.insert(&key, &encoded::<V>(value.borrow()))
+        let key = encoded::<K>(key.borrow())?;
+        self.bytes.insert(&key, &encoded::<V>(value.borrow())?)
     }
 
     /// Removes `key`; `true` if it was there.
     pub fn remove<'k>(&mut self, key: impl Borrow<K::SelfType<'k>>) -> Result<bool> {
-        self.bytes.remove(&encoded::<K>(key.borrow()))
+        self.bytes.remove(&encoded::<K>(key.borrow())?)
     }
 
     /// Entries with keys in `range`, in key order; iterate from either end.
@@ -120,7 +127,9 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedTable<'txn, K, V> {
         &self,
         range: impl RangeBounds<K::SelfType<'k>>,
     ) -> Result<TypedRange<'_, K, V>> {
-        Ok(TypedRange::new(self.bytes.range(byte_bounds::<K>(&range))?))
+        Ok(TypedRange::new(
+            self.bytes.range(byte_bounds::<K>(&range)?)?,
+        ))
     }
 
     /// All entries, in key order.
@@ -169,7 +178,7 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedTable<'txn, K, V> {
 
     /// Removes every entry with a key in `range`; returns how many.
     pub fn delete_range<'k>(&mut self, range: impl RangeBounds<K::SelfType<'k>>) -> Result<u64> {
-        self.bytes.delete_range(byte_bounds::<K>(&range))
+        self.bytes.delete_range(byte_bounds::<K>(&range)?)
     }
 
     /// Removes every entry; returns how many.
@@ -205,13 +214,13 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedReadTable<'txn, K, V> {
 
     /// The value stored under `key`, borrowed from the map where the type allows.
     pub fn get<'k>(&self, key: impl Borrow<K::SelfType<'k>>) -> Result<Option<V::SelfType<'txn>>> {
-        let key = encoded::<K>(key.borrow());
+        let key = encoded::<K>(key.borrow())?;
         self.bytes.get(&key)?.map(V::decode).transpose()
     }
 
     /// Whether `key` is in the table.
     pub fn contains_key<'k>(&self, key: impl Borrow<K::SelfType<'k>>) -> Result<bool> {
-        self.bytes.contains_key(&encoded::<K>(key.borrow()))
+        self.bytes.contains_key(&encoded::<K>(key.borrow())?)
     }
 
     /// Entries with keys in `range`, in key order; iterate from either end.
@@ -219,7 +228,9 @@ impl<'txn, K: Key + 'static, V: Value + 'static> TypedReadTable<'txn, K, V> {
         &self,
         range: impl RangeBounds<K::SelfType<'k>>,
     ) -> Result<TypedRange<'txn, K, V>> {
-        Ok(TypedRange::new(self.bytes.range(byte_bounds::<K>(&range))?))
+        Ok(TypedRange::new(
+            self.bytes.range(byte_bounds::<K>(&range)?)?,
+        ))
     }
 
     /// All entries, in key order.

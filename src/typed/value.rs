@@ -13,7 +13,7 @@ pub trait Value {
     where
         Self: 'a;
     /// Appends the encoding of `value` to `out`.
-    fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>);
+    fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()>;
     /// Reads back what `encode` wrote: [`Error::InvalidEncoding`] for other bytes.
     fn decode<'a>(bytes: &'a [u8]) -> Result<Self::SelfType<'a>>
     where
@@ -45,8 +45,9 @@ impl Value for &str {
     where
         Self: 'a;
 
-    fn encode(value: &&str, out: &mut Vec<u8>) {
+    fn encode(value: &&str, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value.as_bytes());
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<&'a str>
@@ -64,8 +65,9 @@ impl Value for &str {
 impl Value for String {
     type SelfType<'a> = String;
 
-    fn encode(value: &String, out: &mut Vec<u8>) {
+    fn encode(value: &String, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value.as_bytes());
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<String>
@@ -86,8 +88,9 @@ impl Value for &[u8] {
     where
         Self: 'a;
 
-    fn encode(value: &&[u8], out: &mut Vec<u8>) {
+    fn encode(value: &&[u8], out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value);
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<&'a [u8]>
@@ -105,8 +108,9 @@ impl Value for &[u8] {
 impl Value for Vec<u8> {
     type SelfType<'a> = Vec<u8>;
 
-    fn encode(value: &Vec<u8>, out: &mut Vec<u8>) {
+    fn encode(value: &Vec<u8>, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value);
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<Vec<u8>>
@@ -124,8 +128,9 @@ impl Value for Vec<u8> {
 impl<const N: usize> Value for [u8; N] {
     type SelfType<'a> = [u8; N];
 
-    fn encode(value: &[u8; N], out: &mut Vec<u8>) {
+    fn encode(value: &[u8; N], out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(value);
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<[u8; N]>
@@ -143,8 +148,9 @@ impl<const N: usize> Value for [u8; N] {
 impl Value for bool {
     type SelfType<'a> = bool;
 
-    fn encode(value: &bool, out: &mut Vec<u8>) {
+    fn encode(value: &bool, out: &mut Vec<u8>) -> Result<()> {
         out.push(u8::from(*value));
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<bool>
@@ -166,7 +172,9 @@ impl Value for bool {
 impl Value for () {
     type SelfType<'a> = ();
 
-    fn encode(_: &(), _: &mut Vec<u8>) {}
+    fn encode(_: &(), _: &mut Vec<u8>) -> Result<()> {
+        Ok(())
+    }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<()>
     where
@@ -192,8 +200,9 @@ macro_rules! unsigned {
         impl Value for $t {
             type SelfType<'a> = $t;
 
-            fn encode(value: &$t, out: &mut Vec<u8>) {
+            fn encode(value: &$t, out: &mut Vec<u8>) -> Result<()> {
                 out.extend_from_slice(&value.to_be_bytes());
+                Ok(())
             }
 
             fn decode<'a>(bytes: &'a [u8]) -> Result<$t>
@@ -219,9 +228,10 @@ macro_rules! signed {
         impl Value for $t {
             type SelfType<'a> = $t;
 
-            fn encode(value: &$t, out: &mut Vec<u8>) {
+            fn encode(value: &$t, out: &mut Vec<u8>) -> Result<()> {
                 let flipped = (*value as $u) ^ (1 << (<$u>::BITS - 1));
                 out.extend_from_slice(&flipped.to_be_bytes());
+                Ok(())
             }
 
             fn decode<'a>(bytes: &'a [u8]) -> Result<$t>
@@ -245,8 +255,9 @@ signed!(i8 => u8, "i8", i16 => u16, "i16", i32 => u32, "i32", i64 => u64, "i64",
 impl Value for usize {
     type SelfType<'a> = usize;
 
-    fn encode(value: &usize, out: &mut Vec<u8>) {
-        u64::encode(&(*value as u64), out);
+    fn encode(value: &usize, out: &mut Vec<u8>) -> Result<()> {
+        u64::encode(&(*value as u64), out)?;
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<usize>
@@ -264,8 +275,9 @@ impl Value for usize {
 impl Value for isize {
     type SelfType<'a> = isize;
 
-    fn encode(value: &isize, out: &mut Vec<u8>) {
-        i64::encode(&(*value as i64), out);
+    fn encode(value: &isize, out: &mut Vec<u8>) -> Result<()> {
+        i64::encode(&(*value as i64), out)?;
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<isize>
@@ -287,14 +299,15 @@ impl<T: Value> Value for Option<T> {
     where
         Self: 'a;
 
-    fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>) {
+    fn encode(value: &Self::SelfType<'_>, out: &mut Vec<u8>) -> Result<()> {
         match value {
             None => out.push(0),
             Some(inner) => {
                 out.push(1);
-                T::encode(inner, out);
+                T::encode(inner, out)?;
             }
         }
+        Ok(())
     }
 
     fn decode<'a>(bytes: &'a [u8]) -> Result<Self::SelfType<'a>>

@@ -89,6 +89,11 @@ impl WalPager {
         }
     }
 
+    /// The main file's map.
+    pub(crate) fn main_map(&self) -> &Arc<Mapping> {
+        &self.main
+    }
+
     /// The page store of the tree whose changed pages are `dirty`.
     pub(crate) fn store<'a>(&'a mut self, dirty: &'a mut DirtyPages) -> WalStore<'a> {
         WalStore { core: self, dirty }
@@ -157,7 +162,7 @@ impl PageSource for WalStore<'_> {
     }
 
     fn page(&self, ptr: Ptr) -> Result<&[u8]> {
-        read_page(self.core.pages(), self.dirty, ptr)
+        read_page(|| self.core.pages(), self.dirty, ptr)
     }
 
     fn overflow(&self, ptr: Ptr, len: u64) -> Result<&[u8]> {
