@@ -34,7 +34,8 @@ pub mod testing {
 pub use db::{Builder, CheckReport, CommitProtocol, Database, Stats};
 pub use error::{Error, Result};
 pub use txn::{
-    KeyRange, Range, ReadTable, ReadTransaction, Savepoint, Table, TableSpec, WriteTransaction,
+    KeyRange, Range, ReadTable, ReadTransaction, ReaderInfo, Savepoint, Table, TableSpec,
+    WriteTransaction,
 };
 #[cfg(feature = "serde")]
 pub use typed::Postcard;

@@ -59,6 +59,10 @@ pub struct Stats {
     pub fell_back_to_older_meta: bool,
     /// The storage mode.
     pub mode: crate::Mode,
+    /// How long the oldest live read transaction has been open (`None` without one).
+    pub oldest_reader_age: Option<std::time::Duration>,
+    /// Freed pages the oldest live read transaction holds back from reuse.
+    pub oldest_reader_pinned_pages: u64,
     /// Write-ahead-log mode: frames of log the open replayed.
     pub recovered_frames: u64,
     /// Write-ahead-log mode: bytes of log the open replayed.
@@ -161,9 +165,19 @@ impl Database {
         })
     }
 
+    /// Every live read transaction, oldest snapshot first: the snapshot it sees, how long it
+    /// has been open and how many freed pages it holds back from reuse. A reader that lives
+    /// long (or was leaked with `std::mem::forget`) shows here with a growing count; the
+    /// file grows by what it pins. Cheap: no tree is walked.
+    pub fn readers(&self) -> Vec<crate::ReaderInfo> {
+        self.shared.published().readers.list()
+    }
+
     /// Page counts by kind, sizes and depth of the newest snapshot. Walks every tree (without
     /// reading overflow values), so its cost grows with the database.
     pub fn stats(&self) -> Result<Stats> {
+        // Before this call's own reader registers.
+        let oldest = self.readers().into_iter().next();
         let rtx = self.begin_read()?;
         let snapshot = rtx.snapshot();
         let pages = snapshot.pages();
@@ -188,6 +202,8 @@ impl Database {
             high_water: meta.high_water,
             fell_back_to_older_meta: self.shared.fell_back,
             mode: self.shared.mode,
+            oldest_reader_age: oldest.as_ref().map(|r| r.age),
+            oldest_reader_pinned_pages: oldest.map_or(0, |r| r.pinned_pages),
             recovered_frames: self.shared.recovery.frames,
             recovered_bytes: self.shared.recovery.bytes,
             recovery_time: self.shared.recovery.time,

@@ -16,7 +16,6 @@ use crate::txn::{
     Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterSlot,
     WriterState,
 };
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -203,7 +202,7 @@ pub(super) fn open_storage(
         fell_back,
         published: Mutex::new(Published {
             snapshot,
-            readers: BTreeMap::new(),
+            readers: Default::default(),
             durable_txn,
         }),
         writer: WriterSlot::new(WriterState {

@@ -127,6 +127,15 @@ impl FreeList {
         self.ready.len()
     }
 
+    /// Pages waiting for reuse per freeing transaction, oldest first.
+    pub(crate) fn pending_by_txn(&self) -> Vec<(u64, u64)> {
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        for (&txn, ids) in self.pending.iter().chain(&self.pending_volatile) {
+            *counts.entry(txn).or_default() += ids.len() as u64;
+        }
+        counts.into_iter().collect()
+    }
+
     pub(crate) fn pending_count(&self) -> u64 {
         self.pending
             .values()

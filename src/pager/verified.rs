@@ -15,10 +15,17 @@ pub(crate) struct VerifiedPages {
     slots: Box<[AtomicU64]>,
 }
 
+/// What an empty slot holds: an entry no page can have in that slot (slot `i` holds ids equal
+/// to `i` modulo `SLOTS`; this names id `i + 1`), so no version is taken for hashed before it
+/// is. (`u64::MAX` would have been page `0xFFFF_FFFF` with checksum `0xFFFF_FFFF`.)
+fn empty(slot: usize) -> u64 {
+    (((slot + 1) % SLOTS) as u64) << 32
+}
+
 impl Default for VerifiedPages {
     fn default() -> Self {
         VerifiedPages {
-            slots: (0..SLOTS).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            slots: (0..SLOTS).map(|i| AtomicU64::new(empty(i))).collect(),
         }
     }
 }
@@ -58,6 +65,13 @@ mod tests {
         assert!(!cache.contains(7 + SLOTS as u64, 0xabc));
         cache.insert(7 + SLOTS as u64, 0x1);
         assert!(!cache.contains(7, 0xabc), "a slot holds one version");
+        // No page version is taken for hashed before it is, whatever its id and checksum.
+        let fresh = VerifiedPages::default();
+        for page in [0, 1, SLOTS as u64 - 1, 0xFFFF_FFFF] {
+            for crc in [0, 1, 0xFFFF_FFFF] {
+                assert!(!fresh.contains(page, crc), "page {page:#x} crc {crc:#x}");
+            }
+        }
         cache.insert(1 << 33, 5);
         assert!(
             !cache.contains(1 << 33, 5),

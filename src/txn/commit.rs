@@ -120,8 +120,14 @@ fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option
             index: w.index.clone(),
         }),
     });
+    // Log mode reuses freed pages at once: no reader holds any back.
+    let pending = match (&state.freelist, shared.mode) {
+        (Some(freelist), Mode::CopyOnWrite) => freelist.pending_by_txn(),
+        _ => Vec::new(),
+    };
     let mut published = shared.published();
     published.snapshot = snapshot;
+    published.readers.set_pending(pending);
     if let Some(txn) = durable_txn {
         published.durable_txn = txn;
     }
@@ -245,9 +251,8 @@ pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result
         // overwrite.
         if published
             .readers
-            .keys()
-            .next()
-            .is_some_and(|&oldest| oldest < newest)
+            .oldest()
+            .is_some_and(|oldest| oldest < newest)
         {
             return Ok(false);
         }

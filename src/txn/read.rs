@@ -16,12 +16,18 @@ use std::sync::Arc;
 pub struct ReadTransaction {
     shared: Arc<Shared>,
     snapshot: Arc<Snapshot>,
+    /// Its id in the reader registry.
+    reader: u64,
 }
 
 impl ReadTransaction {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let snapshot = shared.pin_newest();
-        ReadTransaction { shared, snapshot }
+        let (snapshot, reader) = shared.pin_newest();
+        ReadTransaction {
+            shared,
+            snapshot,
+            reader,
+        }
     }
 
     /// Opens a table for reading, by name for a table of bytes or by a
@@ -69,7 +75,7 @@ impl ReadTransaction {
 
 impl Drop for ReadTransaction {
     fn drop(&mut self) {
-        self.shared.unpin(self.snapshot.meta.txn_id.0);
+        self.shared.unpin(self.reader);
     }
 }
 

@@ -1,13 +1,13 @@
 //! State shared by every transaction of one open database.
 
 use super::Snapshot;
+use super::readers::Readers;
 use super::writer_slot::WriterSlot;
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog};
 use crate::pager::{FreeList, VerifiedPages};
 use crate::{CommitProtocol, Durability, Mode};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 #[derive(Debug)]
@@ -39,8 +39,8 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) struct Published {
     pub snapshot: Arc<Snapshot>,
-    /// Live readers per snapshot transaction id.
-    pub readers: BTreeMap<u64, usize>,
+    /// The live readers.
+    pub readers: Readers,
     /// The newest transaction known to be on disk whole.
     pub durable_txn: u64,
 }
@@ -84,22 +84,16 @@ impl Shared {
         self.published.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a reader of the newest snapshot.
-    pub(crate) fn pin_newest(&self) -> Arc<Snapshot> {
+    /// Registers a reader of the newest snapshot; returns the snapshot and the reader's id.
+    pub(crate) fn pin_newest(&self) -> (Arc<Snapshot>, u64) {
         let mut published = self.published();
         let snapshot = published.snapshot.clone();
-        *published.readers.entry(snapshot.meta.txn_id.0).or_default() += 1;
-        snapshot
+        let id = published.readers.register(snapshot.meta.txn_id.0);
+        (snapshot, id)
     }
 
-    pub(crate) fn unpin(&self, txn: u64) {
-        let mut published = self.published();
-        if let Some(count) = published.readers.get_mut(&txn) {
-            *count -= 1;
-            if *count == 0 {
-                published.readers.remove(&txn);
-            }
-        }
+    pub(crate) fn unpin(&self, reader: u64) {
+        self.published().readers.unregister(reader);
     }
 
     /// Pages freed by a transaction up to the first bound may be reused if no reader can reach
@@ -112,7 +106,7 @@ impl Shared {
             return (u64::MAX, u64::MAX);
         }
         let published = self.published();
-        let oldest_reader = published.readers.keys().next().copied().unwrap_or(u64::MAX);
+        let oldest_reader = published.readers.oldest().unwrap_or(u64::MAX);
         (oldest_reader, published.durable_txn)
     }
 }
