@@ -1,8 +1,10 @@
 //! The database handle and its builder.
 
+mod backup;
 mod check;
 mod open;
 
+pub use backup::BackupReport;
 pub use check::{CheckReport, Stats};
 
 /// How a durable commit reaches the disk (DESIGN.md, "Commit protocol").

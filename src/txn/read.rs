@@ -63,6 +63,23 @@ impl ReadTransaction {
         Ok(tables.into_iter().map(|(name, _)| name).collect())
     }
 
+    /// Every table of the snapshot with the types its record names (backups copy them).
+    pub(crate) fn table_types(&self) -> Result<Vec<(String, TableTypes)>> {
+        let tables = list_tables(&*self.snapshot, self.snapshot.meta.catalog)?;
+        Ok(tables
+            .into_iter()
+            .map(|(name, r)| (name, r.types))
+            .collect())
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.snapshot.meta.page_size as usize
+    }
+
+    pub(crate) fn mode(&self) -> crate::Mode {
+        self.shared.mode
+    }
+
     pub(crate) fn snapshot_ref(&self) -> &Snapshot {
         &self.snapshot
     }

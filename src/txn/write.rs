@@ -135,6 +135,15 @@ impl WriteTransaction {
         Ok(S::write_handle(Table::new(self, name.to_owned(), part)))
     }
 
+    /// Opens (or creates) table `name` of bytes recorded with `types` (a backup's copy of a
+    /// typed table).
+    pub(crate) fn open_table_with_types(&self, name: &str, types: TableTypes) -> Result<Table<'_>> {
+        validate_table_name(name)?;
+        let types = (!types.is_bytes()).then_some(types);
+        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
+        Ok(Table::new(self, name.to_owned(), part))
+    }
+
     /// Deletes a table and frees its pages; `false` if it did not exist.
     /// [`Error::TableAlreadyOpen`] while a handle of it is live.
     pub fn delete_table(&self, name: &str) -> Result<bool> {
