@@ -67,6 +67,11 @@ fn freelist_churn_with_a_long_lived_reader() {
 }
 
 #[test]
+fn commits_through_several_tables_with_savepoints() {
+    assert!(check(&Workload::tables_and_savepoints()) > 0);
+}
+
+#[test]
 fn non_durable_commits_then_a_durable_one() {
     assert!(check(&Workload::non_durable_then_durable()) > 0);
 }

@@ -14,6 +14,12 @@ pub enum Op {
     Insert(&'static str, Vec<u8>, Vec<u8>),
     Remove(&'static str, Vec<u8>),
     DeleteTable(&'static str),
+    /// The same key and value into two tables through two handles open at once.
+    InsertBoth(&'static str, &'static str, Vec<u8>, Vec<u8>),
+    /// Takes a savepoint.
+    Savepoint,
+    /// Restores the newest savepoint still taken.
+    Restore,
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +184,37 @@ impl Workload {
         }
     }
 
+    /// Commits through several tables open at once, with savepoints restored inside them, so
+    /// crashes land in commits whose pages come from several trees and from restores.
+    pub fn tables_and_savepoints() -> Self {
+        let both = |range: std::ops::Range<u64>, len: usize| {
+            range
+                .map(move |i| Op::InsertBoth("x", "y", key(i), value(i, len)))
+                .collect::<Vec<_>>()
+        };
+        let mut steps = vec![Step::Commit(both(0..30, 90), Durability::Immediate)];
+        let mut second = vec![Op::Savepoint];
+        second.extend(both(30..50, 200));
+        second.push(Op::DeleteTable("x"));
+        second.push(Op::Restore);
+        second.extend(both(50..60, 60));
+        second.extend((0..10).map(|i| Op::Remove("y", key(i))));
+        steps.push(Step::Commit(second, Durability::Immediate));
+        let mut third = both(60..64, 5_000);
+        third.push(Op::Savepoint);
+        third.extend((10..20).map(|i| Op::Remove("x", key(i))));
+        third.push(Op::Restore);
+        steps.push(Step::Commit(third, Durability::None));
+        let mut fourth = vec![Op::Savepoint];
+        fourth.extend(both(64..74, 100));
+        steps.push(Step::Commit(fourth, Durability::Immediate));
+        Workload {
+            name: "tables_and_savepoints",
+            page_size: 4096,
+            steps,
+        }
+    }
+
     pub fn non_durable_then_durable() -> Self {
         let mut steps = Vec::new();
         for round in 0..3u64 {
@@ -203,8 +240,25 @@ impl Workload {
 }
 
 fn apply(tx: &mut bough::WriteTransaction, model: &mut Model, ops: &[Op]) {
+    let mut saved: Vec<(bough::Savepoint, Model)> = Vec::new();
     for op in ops {
         match op {
+            Op::InsertBoth(a, b, k, v) => {
+                let mut first = tx.open_table(a).unwrap();
+                let mut second = tx.open_table(b).unwrap();
+                first.insert(k, v).unwrap();
+                second.insert(k, v).unwrap();
+                for t in [a, b] {
+                    let table = model.entry(t.to_string()).or_default();
+                    table.insert(k.clone(), v.clone());
+                }
+            }
+            Op::Savepoint => saved.push((tx.savepoint().unwrap(), model.clone())),
+            Op::Restore => {
+                let (savepoint, state) = saved.pop().expect("a savepoint to restore");
+                tx.restore_savepoint(&savepoint).unwrap();
+                *model = state;
+            }
             Op::Insert(t, k, v) => {
                 tx.open_table(t).unwrap().insert(k, v).unwrap();
                 model
