@@ -282,3 +282,59 @@ fn opening_only_an_existing_file() {
     let db = Database::open_existing(&path).unwrap();
     db.check().unwrap();
 }
+
+/// Many range deletions over a tree of several levels (subtrees freed whole, with overflow
+/// runs among them), each compared with the model, then committed and checked.
+#[test]
+fn range_deletions_over_a_deep_tree() {
+    let mut rng = common::Rng::new(41);
+    against_model(30_000, None, |table, model| {
+        for _ in 0..40 {
+            let a = rng.index(31_000) as u32;
+            let b = a + rng.index(4_000) as u32;
+            let (lo, hi) = (key(a), key(b));
+            let doomed: Vec<Vec<u8>> = match rng.index(3) {
+                0 => {
+                    let removed = table.delete_range(lo.as_slice()..hi.as_slice()).unwrap();
+                    let doomed: Vec<_> = model
+                        .range(lo.clone()..hi.clone())
+                        .map(|e| e.0.clone())
+                        .collect();
+                    assert_eq!(removed, doomed.len() as u64);
+                    doomed
+                }
+                1 => {
+                    let removed = table.delete_range(lo.as_slice()..=hi.as_slice()).unwrap();
+                    let doomed: Vec<_> = model
+                        .range(lo.clone()..=hi.clone())
+                        .map(|e| e.0.clone())
+                        .collect();
+                    assert_eq!(removed, doomed.len() as u64);
+                    doomed
+                }
+                _ => {
+                    let removed = table
+                        .delete_range((Excluded(lo.as_slice()), Unbounded))
+                        .unwrap();
+                    let doomed: Vec<_> = model
+                        .range::<Vec<u8>, _>((Excluded(lo.clone()), Unbounded))
+                        .map(|e| e.0.clone())
+                        .collect();
+                    assert_eq!(removed, doomed.len() as u64);
+                    doomed
+                }
+            };
+            for k in doomed {
+                model.remove(&k);
+            }
+            assert_eq!(table.len().unwrap(), model.len() as u64);
+            // Refill a little, so later ranges meet a changed tree.
+            for _ in 0..200 {
+                let i = rng.index(31_000) as u32;
+                table.insert(&key(i), b"again").unwrap();
+                model.insert(key(i), b"again".to_vec());
+            }
+        }
+        assert_eq!(collect(table.iter().unwrap()), entries(model));
+    });
+}

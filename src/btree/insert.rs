@@ -49,6 +49,16 @@ pub(super) fn dirty_branches<S: PageStore + ?Sized>(
     Ok(path)
 }
 
+/// Makes the branches `choose` leads through dirty, but not the leaf (see `dirty_branches`).
+pub(super) fn dirty_branches_by<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Ptr,
+    choose: impl FnMut(&node::Node, usize) -> Result<usize>,
+) -> Result<Vec<Step>> {
+    let (_, path, _, _) = descend_copying(store, root, false, choose)?;
+    Ok(path)
+}
+
 /// The descent behind `dirty_path_by` and `dirty_branches`: copies every branch on the way
 /// down, and the leaf too if `copy_leaf` (else the leaf id returned may be a clean page, and
 /// so may the root id when the root is that leaf).

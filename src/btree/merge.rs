@@ -36,7 +36,7 @@ pub(crate) struct Merged {
 
 /// A child for a branch: the separator before it (`None`: the one already in place) and the
 /// pointer.
-type Child = (Option<Vec<u8>>, Ptr);
+pub(super) type Child = (Option<Vec<u8>>, Ptr);
 
 /// Applies a prefix of `batch` (sorted by key, each key once): the writes that fall into
 /// consecutive leaves under one branch, each of which receives at least one, up to
@@ -329,7 +329,7 @@ fn pack(cells: &[NewCell], target: usize, usable: usize) -> Vec<Range<usize>> {
 }
 
 /// Where `replace_children` stopped.
-enum Replaced {
+pub(super) enum Replaced {
     /// The branch `path[depth]` took the change in place; the root is unchanged.
     InPlace { depth: usize },
     /// The change reached the root: the new one (before collapsing), `None` if empty.
@@ -338,7 +338,7 @@ enum Replaced {
 
 /// Replaces the children `span` of the lowest branch on `path` by `children`, and carries
 /// any split or emptied branch up the path.
-fn replace_children<S: PageStore + ?Sized>(
+pub(super) fn replace_children<S: PageStore + ?Sized>(
     store: &mut S,
     path: &[Step],
     mut span: Range<usize>,

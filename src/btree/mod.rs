@@ -6,6 +6,7 @@ mod cursor;
 mod delete;
 mod insert;
 mod merge;
+mod range_delete;
 mod share;
 mod walk;
 
@@ -14,6 +15,7 @@ pub(crate) use cursor::RangeIter;
 pub(crate) use delete::remove;
 pub(crate) use insert::insert;
 pub(crate) use merge::{Write, merge_sorted};
+pub(crate) use range_delete::delete_covered;
 pub(crate) use walk::{free_tree, seal_tree};
 
 use crate::error::{Error, Result};

@@ -66,10 +66,18 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
 /// Frees every page of the tree at `root`, overflow runs included. A page reached twice (a
 /// corrupt tree whose branches share a child) is `Corruption`, never freed twice.
 pub(crate) fn free_tree<S: PageStore + ?Sized>(store: &mut S, root: Option<Ptr>) -> Result<()> {
+    free_counting(store, root).map(|_| ())
+}
+
+/// `free_tree`, returning how many entries the tree held (counted from its leaves' headers).
+pub(crate) fn free_counting<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+) -> Result<u64> {
     let mut seen = PageSet::default();
     match root {
         Some(ptr) => free_page(store, ptr, 0, &mut seen),
-        None => Ok(()),
+        None => Ok(0),
     }
 }
 
@@ -78,7 +86,7 @@ fn free_page<S: PageStore + ?Sized>(
     ptr: Ptr,
     depth: usize,
     seen: &mut PageSet,
-) -> Result<()> {
+) -> Result<u64> {
     if depth >= MAX_DEPTH {
         return Err(too_deep(ptr.page));
     }
@@ -90,8 +98,12 @@ fn free_page<S: PageStore + ?Sized>(
     }
     let mut children = Vec::new();
     let mut runs = Vec::new();
+    let mut entries = 0;
     {
         let node = node_at(store, ptr)?;
+        if !node.is_branch() {
+            entries = node.len() as u64;
+        }
         for i in 0..node.len() {
             if node.is_branch() {
                 children.push(node.child(i)?);
@@ -101,7 +113,7 @@ fn free_page<S: PageStore + ?Sized>(
         }
     }
     for child in children {
-        free_page(store, child, depth + 1, seen)?;
+        entries += free_page(store, child, depth + 1, seen)?;
     }
     for (run, len) in runs {
         if !seen.insert(run.page.0) {
@@ -112,5 +124,6 @@ fn free_page<S: PageStore + ?Sized>(
         }
         store.free_overflow(run, len)?;
     }
-    store.free(ptr.page)
+    store.free(ptr.page)?;
+    Ok(entries)
 }

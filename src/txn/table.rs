@@ -261,13 +261,42 @@ impl Table<'_> {
         Ok(self.remove_chosen(range, true, extract)?.entries)
     }
 
-    /// Removes every entry with a key in `range`; returns how many. The whole range frees
-    /// the tree page by page, as [`clear`](Self::clear) does.
+    /// Removes every entry with a key in `range`; returns how many. Subtrees the range
+    /// covers whole are freed page by page without reading their cells (but for overflow
+    /// pointers), so the cost follows the pages the range spans, not its entries; the
+    /// entries left at its two ends are removed one by one (DESIGN.md, "Range deletion").
     pub fn delete_range(&mut self, range: impl KeyRange) -> Result<u64> {
-        if range.byte_bounds() == (Bound::Unbounded, Bound::Unbounded) {
+        let (start, end) = range.byte_bounds();
+        if (start, end) == (Bound::Unbounded, Bound::Unbounded) {
             return self.clear();
         }
-        Ok(self.remove_chosen(range, false, |_, _| true)?.count)
+        let (start, end) = (start.map(<[u8]>::to_vec), end.map(<[u8]>::to_vec));
+        let (start, end) = (
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
+        let mut removed = 0;
+        loop {
+            let freed = self.write(|store, state, held| {
+                // The tree changes only once every held write is in it.
+                if !held.is_empty() {
+                    held.apply(store, state)?;
+                }
+                let Some((root, count)) = btree::delete_covered(store, state.root, start, end)?
+                else {
+                    return Ok(None);
+                };
+                store.end_operation()?;
+                state.merged(root, -(count as i64));
+                Ok(Some(count))
+            })?;
+            match freed {
+                Some(count) => removed += count,
+                None => break,
+            }
+        }
+        let ends = self.remove_chosen((start, end), false, |_, _| true)?;
+        Ok(removed + ends.count)
     }
 
     /// Removes every entry; returns how many. Frees the tree page by page, reading no cell
