@@ -211,7 +211,54 @@ impl Database {
     }
 }
 
+/// One table as a snapshot holds it: what `ReadTransaction::table_summaries` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableSummary {
+    /// The table's name.
+    pub name: String,
+    /// Its entries.
+    pub entries: u64,
+    /// Levels of its tree (0 for an empty table, 1 for a single leaf).
+    pub depth: u32,
+    /// Its branch pages.
+    pub branch_pages: u64,
+    /// Its leaf pages.
+    pub leaf_pages: u64,
+    /// Pages of its overflow runs.
+    pub overflow_pages: u64,
+    /// The names of its key and value encodings (`bytes` for tables of bytes).
+    pub key_type: String,
+    /// See `key_type`.
+    pub value_type: String,
+}
+
 impl ReadTransaction {
+    /// Every table of this snapshot with its entries, depth, pages and recorded types, sorted
+    /// by name. Walks every tree (pages checked against their parents' checksums, overflow
+    /// values not read), so its cost grows with the database.
+    pub fn table_summaries(&self) -> Result<Vec<TableSummary>> {
+        let snapshot = self.snapshot();
+        let pages = snapshot.pages();
+        let mut marks = PageMarks::new(snapshot.meta.high_water);
+        list_tables(&pages, snapshot.meta.catalog)?
+            .into_iter()
+            .map(|(name, record)| {
+                let summary = check_tree(&pages, record.root, &mut marks, false)?;
+                Ok(TableSummary {
+                    name,
+                    entries: record.len,
+                    depth: summary.depth,
+                    branch_pages: summary.branch_pages,
+                    leaf_pages: summary.leaf_pages,
+                    overflow_pages: summary.overflow_pages,
+                    key_type: record.types.key,
+                    value_type: record.types.value,
+                })
+            })
+            .collect()
+    }
+
     pub(crate) fn snapshot(&self) -> &crate::txn::Snapshot {
         self.snapshot_ref()
     }

@@ -5,7 +5,7 @@ mod check;
 mod open;
 
 pub use backup::BackupReport;
-pub use check::{CheckReport, Stats};
+pub use check::{CheckReport, Stats, TableSummary};
 
 /// How a durable commit reaches the disk (DESIGN.md, "Commit protocol").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
