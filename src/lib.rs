@@ -31,7 +31,10 @@ pub mod testing {
     pub use crate::plant::{Bug, plant};
 }
 
-pub use db::{BackupReport, Builder, CheckReport, CommitProtocol, Database, Stats, TableSummary};
+pub use db::{
+    BackupReport, Builder, CellInfo, CheckReport, CommitProtocol, Database, PageCensus, PageInfo,
+    Stats, TableSummary,
+};
 pub use error::{Error, Result};
 pub use txn::{
     KeyRange, Range, ReadTable, ReadTransaction, ReaderInfo, Savepoint, Table, TableSpec,

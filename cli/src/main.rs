@@ -5,6 +5,7 @@
 
 mod bytes;
 mod dump;
+mod inspect;
 mod open;
 
 use bough::{Database, Error, ReadTransaction};
@@ -111,6 +112,21 @@ enum Command {
     },
     /// Read a dump from stdin into FILE (created if missing), in one transaction.
     Load { file: PathBuf },
+    /// Page counts by kind and a fill-factor histogram of tree pages.
+    Pages {
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One page decoded: header, checksum, cells and pointers with their checksums.
+    Page {
+        file: PathBuf,
+        id: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the newest snapshot, compacted, as a new database at DEST.
     Backup {
         file: PathBuf,
@@ -233,6 +249,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             };
             scan(&file, &table, &bounds, reverse, limit, hex, json)
         }
+        Command::Pages { file, json } => inspect::pages(&file, json),
+        Command::Page { file, id, json } => inspect::page(&file, id, json),
         Command::Dump { file, table } => {
             let db = open_read(&file)?;
             dump::dump(&db, &file, table.as_deref())
@@ -270,7 +288,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
     }
 }
 
-fn print(text: &str) -> Result<ExitCode, Failure> {
+pub(crate) fn print(text: &str) -> Result<ExitCode, Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

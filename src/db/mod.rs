@@ -2,10 +2,12 @@
 
 mod backup;
 mod check;
+mod inspect;
 mod open;
 
 pub use backup::BackupReport;
 pub use check::{CheckReport, Stats, TableSummary};
+pub use inspect::{CellInfo, PageCensus, PageInfo};
 
 /// How a durable commit reaches the disk (DESIGN.md, "Commit protocol").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
