@@ -38,6 +38,14 @@ pub enum Error {
     /// The table already has a live handle in this write transaction (open it once and
     /// use that handle, or drop it first).
     TableAlreadyOpen(String),
+    /// The newest commit the file names did not reach the disk whole, and the open was told
+    /// (`Builder::refuse_fallback`) not to fall back to the one before it.
+    FallBackRefused {
+        /// The commit that would have been dropped.
+        dropped_txn: u64,
+        /// Why it is not whole.
+        reason: String,
+    },
     /// The savepoint belongs to another transaction, or a restore of an earlier savepoint
     /// invalidated it.
     InvalidSavepoint,
@@ -112,6 +120,14 @@ impl fmt::Display for Error {
             Error::InvalidEncoding { type_name, reason } => {
                 write!(f, "stored bytes are not a valid {type_name}: {reason}")
             }
+            Error::FallBackRefused {
+                dropped_txn,
+                reason,
+            } => write!(
+                f,
+                "the newest commit (transaction {dropped_txn}) is not whole ({reason}); the open \
+                 refuses to fall back to the previous one"
+            ),
             Error::InvalidSavepoint => write!(
                 f,
                 "the savepoint belongs to another transaction or was invalidated by a restore"

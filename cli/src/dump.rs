@@ -25,7 +25,7 @@ use std::process::ExitCode;
 const HEADER: &str = "bough-dump 1";
 
 /// A bar on stderr for `total` steps (a spinner if unknown), only when stderr is a terminal.
-fn progress(total: Option<u64>, what: &str) -> ProgressBar {
+pub fn progress(total: Option<u64>, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -261,7 +261,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         }
         Command::Backup { file, dest, json } => {
             let db = open_read(&file)?;
-            let report = db.backup(&dest).map_err(Failure::of(&dest))?;
+            let spinner = dump::progress(None, "backup");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+            let report = db.backup(&dest).map_err(Failure::of(&dest));
+            spinner.finish_and_clear();
+            let report = report?;
             let out = match json {
                 true => format!(
                     "{}\n",

@@ -200,7 +200,7 @@ impl Database {
             free_pages: freelist.ready_count(),
             pending_pages: freelist.pending_count(),
             high_water: meta.high_water,
-            fell_back_to_older_meta: self.shared.fell_back,
+            fell_back_to_older_meta: self.shared.fell_back.is_some(),
             mode: self.shared.mode,
             oldest_reader_age: oldest.as_ref().map(|r| r.age),
             oldest_reader_pinned_pages: oldest.map_or(0, |r| r.pinned_pages),

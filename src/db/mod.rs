@@ -49,6 +49,7 @@ pub struct Builder {
     checkpoint_bytes: u64,
     dirty_budget: usize,
     create: bool,
+    refuse_fallback: bool,
 }
 
 impl Default for Builder {
@@ -63,6 +64,7 @@ impl Default for Builder {
             checkpoint_bytes: 64 << 20,
             dirty_budget: 64 << 20,
             create: true,
+            refuse_fallback: false,
         }
     }
 }
@@ -134,6 +136,16 @@ impl Builder {
         self
     }
 
+    /// Fail the open with [`Error::FallBackRefused`] instead of falling back to the previous
+    /// commit when the newest one did not reach the disk whole (default false: fall back, and
+    /// report it through [`Database::recovery`]). For users who must never forget a commit
+    /// they acknowledged, and can fetch it again, such as a replicated node. After a clean
+    /// close there is nothing to fall back from (DESIGN.md, "Sealing at close").
+    pub fn refuse_fallback(mut self, refuse: bool) -> Self {
+        self.refuse_fallback = refuse;
+        self
+    }
+
     /// Opens the database at `path`, creating it (read-write, unless
     /// [`create(false)`](Self::create)) if missing.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
@@ -163,7 +175,28 @@ impl Builder {
     }
 }
 
+/// What the open did instead of taking the newest commit the file names (see
+/// [`Database::recovery`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FallBack {
+    /// The commit that was dropped: it was in flight at a crash, or its pages are damaged.
+    pub dropped_txn: u64,
+    /// The commit opened instead.
+    pub opened_txn: u64,
+    /// Why the dropped one was not whole.
+    pub reason: String,
+}
+
 impl Database {
+    /// `Some` if the open fell back from the newest commit the file names to the one before
+    /// it: which one, and why. Only an unclean stop (a crash, a kill, a power loss) with
+    /// one-sync commits can leave a commit that may be dropped; damage to a commit the file
+    /// trusts (sealed at a clean close, or written with two syncs) is `Corruption` instead.
+    pub fn recovery(&self) -> Option<&FallBack> {
+        self.shared.fell_back.as_ref()
+    }
+
     /// Opens (or creates) the database at `path` with default options.
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Builder::default().open(path)

@@ -1,6 +1,6 @@
 //! Creating a file and opening one: choosing the meta (DESIGN.md, "Why a crash at any instant leaves the old or the new transaction").
 
-use super::Builder;
+use super::{Builder, FallBack};
 use crate::Mode;
 use crate::error::{Error, Result};
 use crate::format::header::verify_page;
@@ -87,12 +87,13 @@ fn mode_of(meta: &Meta) -> Mode {
     }
 }
 
-/// The newest meta the main file holds and whether it had to fall back; every valid meta.
+/// The newest meta the main file holds and, if the open did not take the newest commit the
+/// file names, why; every valid meta.
 fn main_meta(
     storage: &dyn Storage,
     file_len: u64,
     map: &Mapping,
-) -> Result<(Meta, bool, Vec<Meta>)> {
+) -> Result<(Meta, Option<FallBack>, Vec<Meta>)> {
     let (metas, damaged_meta) = read_metas(storage, file_len)?;
     let (meta, fell_back) = choose_meta(map, &metas, file_len)?;
     if damaged_meta {
@@ -101,7 +102,15 @@ fn main_meta(
             meta.txn_id.0
         );
     }
-    Ok((meta, fell_back || damaged_meta, metas))
+    let fell_back = fell_back.or_else(|| {
+        damaged_meta.then(|| FallBack {
+            dropped_txn: meta.txn_id.0 + 1,
+            opened_txn: meta.txn_id.0,
+            reason: "the other meta page is damaged or torn (its commit, if any, was lost)"
+                .to_owned(),
+        })
+    });
+    Ok((meta, fell_back, metas))
 }
 
 pub(super) fn open_storage(
@@ -119,6 +128,14 @@ pub(super) fn open_storage(
     }
     let mut map = Arc::new(storage.map(file_len)?);
     let (mut meta, fell_back, mut metas) = main_meta(&*storage, file_len, &map)?;
+    if options.refuse_fallback
+        && let Some(fell_back) = &fell_back
+    {
+        return Err(Error::FallBackRefused {
+            dropped_txn: fell_back.dropped_txn,
+            reason: fell_back.reason.clone(),
+        });
+    }
     if mode_of(&meta) != options.mode {
         return Err(Error::ModeMismatch {
             file: mode_of(&meta),
@@ -330,7 +347,11 @@ fn read_metas(storage: &dyn Storage, file_len: u64) -> Result<(Vec<Meta>, bool)>
 }
 
 /// The newest meta whose tree is whole, and whether an older one had to be used.
-fn choose_meta(map: &crate::io::Mapping, metas: &[Meta], file_len: u64) -> Result<(Meta, bool)> {
+fn choose_meta(
+    map: &crate::io::Mapping,
+    metas: &[Meta],
+    file_len: u64,
+) -> Result<(Meta, Option<FallBack>)> {
     let newest = &metas[0];
     let older = metas.get(1);
     let since = older.map_or(0, |m| m.txn_id.0);
@@ -342,7 +363,7 @@ fn choose_meta(map: &crate::io::Mapping, metas: &[Meta], file_len: u64) -> Resul
         }
     });
     match whole {
-        Ok(()) => Ok((newest.clone(), false)),
+        Ok(()) => Ok((newest.clone(), None)),
         Err(e) => match older {
             Some(older) => {
                 log::warn!(
@@ -351,7 +372,12 @@ fn choose_meta(map: &crate::io::Mapping, metas: &[Meta], file_len: u64) -> Resul
                     newest.txn_id.0,
                     older.txn_id.0
                 );
-                Ok((older.clone(), true))
+                let fell_back = FallBack {
+                    dropped_txn: newest.txn_id.0,
+                    opened_txn: older.txn_id.0,
+                    reason: e.to_string(),
+                };
+                Ok((older.clone(), Some(fell_back)))
             }
             None => Err(e),
         },

@@ -10,6 +10,7 @@ mod range;
 mod read;
 mod readers;
 mod savepoint;
+mod seal;
 mod shared;
 mod snapshot;
 mod spec;

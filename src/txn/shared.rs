@@ -27,8 +27,8 @@ pub(crate) struct Shared {
     /// What the open's recovery replayed (write-ahead-log mode).
     pub recovery: Recovery,
     pub read_only: bool,
-    /// The newest meta at open was not whole and the older one was used.
-    pub fell_back: bool,
+    /// The newest meta at open was not whole and the older one was used: why.
+    pub fell_back: Option<crate::db::FallBack>,
     pub published: Mutex<Published>,
     /// Taken for the life of a write transaction: one writer at a time.
     pub writer: WriterSlot,
@@ -112,21 +112,24 @@ impl Shared {
 }
 
 impl Drop for Shared {
-    /// The last handle or transaction is gone: the database closes. Write-ahead-log mode
-    /// copies the log into the file; if that fails the log still holds every commit and the
-    /// next open replays it.
+    /// The last handle or transaction is gone: the database closes. Copy-on-write mode seals
+    /// the newest commit (`seal`); write-ahead-log mode copies the log into the file. If
+    /// either fails, the file is as an unclean stop leaves it, and the next open recovers.
     fn drop(&mut self) {
-        if self.read_only || self.mode == Mode::CopyOnWrite {
+        if self.read_only {
             return;
         }
         let Some(mut state) = self.writer.take_closing() else {
             return;
         };
         if state.poisoned {
-            // A failed sync: the log may hold frames the kernel dropped. The next open
-            // replays what the log really holds.
+            // A failed sync: the kernel may have dropped unsynced writes. The next open
+            // verifies (or replays) what the disk really holds.
             return;
         }
-        let _ = super::try_checkpoint(self, &mut state);
+        let _ = match self.mode {
+            Mode::CopyOnWrite => super::seal::seal(self, &mut state),
+            Mode::Wal => super::try_checkpoint(self, &mut state).map(|_| ()),
+        };
     }
 }
