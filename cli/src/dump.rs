@@ -66,12 +66,10 @@ pub fn dump(db: &Database, file: &Path, only: Option<&str>) -> Result<ExitCode, 
     writeln!(out, "{HEADER}").map_err(write_failed)?;
     for (name, table) in names.iter().zip(&tables) {
         writeln!(out, "table {}", to_hex(name.as_bytes())).map_err(write_failed)?;
-        for (n, entry) in table.iter().map_err(Failure::of(file))?.enumerate() {
+        for entry in table.iter().map_err(Failure::of(file))? {
             let (key, value) = entry.map_err(Failure::of(file))?;
             writeln!(out, "entry {} {}", to_hex(key), to_hex(value)).map_err(write_failed)?;
-            if n % 4096 == 0 {
-                bar.inc(n.min(4096) as u64);
-            }
+            bar.inc(1);
         }
     }
     writeln!(out, "end").map_err(write_failed)?;

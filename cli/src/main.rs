@@ -183,10 +183,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let value = read_table(&rtx, &file, &table)?.get(&key);
             match value.map_err(Failure::of(&file))? {
                 Some(value) => print(&format!("{}\n", show(value, hex))),
-                None => Err(Failure::new(
-                    1,
-                    format!("no key {} in table {table:?}", show(&key, true)),
-                )),
+                None => Err(not_found(&key, &table)),
             }
         }
         Command::Put {
@@ -225,10 +222,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             wtx.commit().map_err(Failure::of(&file))?;
             match removed {
                 true => Ok(ExitCode::SUCCESS),
-                false => Err(Failure::new(
-                    1,
-                    format!("no key {} in table {table:?}", show(&key, true)),
-                )),
+                false => Err(not_found(&key, &table)),
             }
         }
         Command::Scan {
@@ -290,6 +284,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             print(&out)
         }
     }
+}
+
+/// A key a command looked for is not there: status 1.
+fn not_found(key: &[u8], table: &str) -> Failure {
+    Failure::new(1, format!("no key {} in table {table:?}", show(key, true)))
 }
 
 pub(crate) fn print(text: &str) -> Result<ExitCode, Failure> {

@@ -54,15 +54,6 @@ fn remove_if_present(path: &Path) -> Result<()> {
     }
 }
 
-fn sync_directory_of(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
 impl ReadTransaction {
     /// Writes exactly this snapshot as a new database at `path`: every table with its types,
     /// its live data only, packed (entries are copied in key order, so leaves fill up), no
@@ -112,7 +103,7 @@ impl ReadTransaction {
         remove_if_present(&scratch)?;
         remove_if_present(&log_of(&scratch)?)?;
         let mut report = linked?;
-        sync_directory_of(path)?;
+        super::open::sync_parent(path)?;
         report.file_size = fs::metadata(path)?.len();
         report.elapsed = started.elapsed();
         Ok(report)

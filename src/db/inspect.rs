@@ -238,7 +238,8 @@ fn count_tree(pages: &ReadPages, root: Option<Ptr>, census: &mut PageCensus) -> 
                 census.leaf += 1;
                 for i in 0..node.len() {
                     if let LeafValue::Overflow { len, .. } = node.value(i)? {
-                        census.overflow += crate::format::overflow::run_pages(pages.page_size, len);
+                        let run = crate::format::overflow::run_pages(pages.page_size, len);
+                        census.overflow = census.overflow.saturating_add(run);
                     }
                 }
             }

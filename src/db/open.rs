@@ -235,7 +235,8 @@ pub(super) fn open_storage(
     })
 }
 
-fn sync_parent(path: &Path) -> Result<()> {
+/// Makes the directory entries of `path`'s directory durable.
+pub(super) fn sync_parent(path: &Path) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

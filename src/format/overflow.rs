@@ -8,7 +8,10 @@ use crate::ids::PageId;
 
 /// Pages needed for a value of `len` bytes.
 pub(crate) fn run_pages(page_size: usize, len: u64) -> u64 {
-    (HEADER_SIZE as u64 + len).div_ceil(page_size as u64)
+    // Saturating: `len` may come from a damaged cell; callers bound the run by the file.
+    (HEADER_SIZE as u64)
+        .saturating_add(len)
+        .div_ceil(page_size as u64)
 }
 
 /// Fills in the header of a run (checksum excluded) in `first_page`.
