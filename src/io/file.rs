@@ -21,6 +21,15 @@ pub(crate) struct FileStorage {
     file: File,
 }
 
+impl Drop for FileStorage {
+    /// Releases the lock explicitly: a process that forks (to spawn a child) while the file
+    /// is open shares the lock with the child until the child's exec, so merely closing the
+    /// file could leave it held for a moment, and a reopen right after would see it taken.
+    fn drop(&mut self) {
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
 impl FileStorage {
     /// Opens an existing file and takes its lock without waiting. A lock held elsewhere
     /// gives `Ok(None)`.
