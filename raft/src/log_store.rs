@@ -112,8 +112,8 @@ impl BoughLogStore {
         .await
     }
 
-    /// Appends `entries` in one durable commit.
-    fn append_now(&self, entries: &[Entry<TypeConfig>]) -> Result<(), StoreError> {
+    /// Appends `entries` in one durable commit (what `append` runs before its callback).
+    pub fn append_now(&self, entries: &[Entry<TypeConfig>]) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write()?;
         tx.set_durability(Durability::Immediate);
         {
