@@ -159,7 +159,7 @@ impl BoughStateMachine {
     /// Streams one read transaction to a snapshot file and makes it current unless a newer
     /// one already is. Applies go on meanwhile: they commit after the read began, and the
     /// read transaction never sees them.
-    fn build_now(&self) -> Result<(Meta, PathBuf), StoreError> {
+    fn build_now(&self) -> Result<(Meta, PathBuf, fs::File), StoreError> {
         let rtx = self.inner.db.begin_read()?;
         let meta = snapshot_meta(&rtx)?;
         let temp = self.temp_path();
@@ -190,11 +190,11 @@ impl BoughStateMachine {
         } else {
             current.as_ref().unwrap_or(&meta)
         };
-        // The returned handle opens before an older file goes; its reads still work.
+        // The returned handle opens before the file can go (when a newer snapshot is
+        // current): an open file stays readable after its name is removed.
         let file = fs::File::open(&path)?;
         self.remove_files_except(Some(&keep.snapshot_id), false)?;
-        drop(file);
-        Ok((meta, path))
+        Ok((meta, path, file))
     }
 
     /// Verifies the snapshot at `temp` while loading it in one write transaction that
@@ -404,10 +404,8 @@ pub(crate) fn unix_nanos() -> u128 {
 impl RaftSnapshotBuilder<TypeConfig> for BoughStateMachine {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let sm = self.clone();
-        let (meta, path) = blocking(Op::WriteSnapshot, move || sm.build_now()).await?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| storage_error(Op::ReadSnapshot, e.into()))?;
+        let (meta, path, file) = blocking(Op::WriteSnapshot, move || sm.build_now()).await?;
+        let file = tokio::fs::File::from_std(file);
         Ok(Snapshot {
             meta,
             snapshot: Box::new(SnapshotData::File { file, path }),

@@ -213,3 +213,38 @@ async fn a_damaged_snapshot_is_refused_and_changes_nothing() {
     let unused = StoredMembership::<NodeId, openraft::BasicNode>::default();
     assert_eq!(follower.applied_state().await.unwrap().1, unused);
 }
+
+#[tokio::test]
+async fn a_build_that_is_not_newer_still_returns_a_readable_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut sm) = open(dir.path()).await;
+    sm.apply((1..=5).map(|i| put(1, i)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let first = sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    // Nothing applied since: the second build is not newer, so the first stays current.
+    let second = sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert_eq!(second.meta.last_log_id, first.meta.last_log_id);
+    let SnapshotData::File { file, .. } = *second.snapshot else {
+        panic!("a file snapshot");
+    };
+    let (meta, reader) = SnapshotReader::open(file.into_std().await).unwrap();
+    assert_eq!(meta, second.meta);
+    reader.verify_rest().unwrap();
+    let current = sm.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta, first.meta);
+    let files = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1, "only the current snapshot's file is kept");
+}
