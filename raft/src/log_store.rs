@@ -2,19 +2,20 @@
 //!
 //! One file, two tables: `entries` maps the big-endian log index (so byte order is index
 //! order) to the entry in JSON; `state` holds the vote, the committed log id and the purge
-//! point. Every change that Raft's safety rests on (append, truncate, purge, vote) is a
-//! durable commit before it is reported; the committed id is written without a sync, since a
-//! lost one only means re-applying entries the state machine skips anyway.
+//! point. Every commit of this file is durable (append, truncate, purge, vote), and reported
+//! only once it is on disk. The committed id is a hint (entries to apply again at start):
+//! `save_committed` keeps it in memory and it rides along in the next of those commits, so
+//! it costs no sync of its own and the file never ends in an unsynced commit, which an open
+//! that refuses a fall-back would have to refuse after a power cut.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use bough::{Database, Durability, ReadTransaction};
+use bough::{Database, Durability, ReadTransaction, WriteTransaction};
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogId, StorageError, Vote};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::errors::{Op, StoreError, blocking, storage_error};
@@ -33,6 +34,8 @@ const PURGED: &[u8] = b"purged";
 #[derive(Clone, Debug)]
 pub struct BoughLogStore {
     db: Arc<Database>,
+    /// The newest committed id openraft reported; written with the next commit.
+    committed: Arc<Mutex<Option<LogId<NodeId>>>>,
 }
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
@@ -44,7 +47,10 @@ impl BoughLogStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let db = Database::builder().refuse_fallback(true).open(path)?;
         ensure_tables(&db, &[ENTRIES, STATE])?;
-        Ok(BoughLogStore { db: Arc::new(db) })
+        Ok(BoughLogStore {
+            db: Arc::new(db),
+            committed: Arc::new(Mutex::new(None)),
+        })
     }
 
     /// The entries whose index lies in `range`, in order.
@@ -89,42 +95,45 @@ impl BoughLogStore {
         read_json(&self.db.begin_read()?, STATE, key)
     }
 
-    /// Writes one `state` record in its own commit.
-    async fn write_state<T>(
+    fn pending_committed(&self) -> Option<LogId<NodeId>> {
+        *self.committed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `change` in one durable commit, with the pending committed id.
+    fn commit_durably(
         &self,
-        key: &'static [u8],
-        value: &T,
-        durability: Durability,
-        op: Op,
-    ) -> StorageResult<()>
+        change: impl FnOnce(&WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(Durability::Immediate);
+        change(&tx)?;
+        if let Some(committed) = self.pending_committed() {
+            let bytes = serde_json::to_vec(&committed)?;
+            tx.open_table(STATE)?.insert(COMMITTED, &bytes)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// [`Self::commit_durably`] on the blocking pool.
+    async fn write<F>(&self, op: Op, change: F) -> StorageResult<()>
     where
-        T: Serialize,
+        F: FnOnce(&WriteTransaction) -> Result<(), StoreError> + Send + 'static,
     {
-        let bytes = serde_json::to_vec(value).map_err(|e| storage_error(op, e.into()))?;
-        let db = self.db.clone();
-        blocking(op, move || {
-            let mut tx = db.begin_write()?;
-            tx.set_durability(durability);
-            tx.open_table(STATE)?.insert(key, &bytes)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let store = self.clone();
+        blocking(op, move || store.commit_durably(change)).await
     }
 
     /// Appends `entries` in one durable commit (what `append` runs before its callback).
     pub fn append_now(&self, entries: &[Entry<TypeConfig>]) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::Immediate);
-        {
+        self.commit_durably(|tx| {
             let mut table = tx.open_table(ENTRIES)?;
             for entry in entries {
                 let value = serde_json::to_vec(entry)?;
                 table.insert(&entry.get_log_id().index.to_be_bytes(), &value)?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -194,8 +203,12 @@ impl RaftLogStorage<TypeConfig> for BoughLogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
-        self.write_state(VOTE, vote, Durability::Immediate, Op::WriteVote)
-            .await
+        let bytes = serde_json::to_vec(vote).map_err(|e| storage_error(Op::WriteVote, e.into()))?;
+        self.write(Op::WriteVote, move |tx| {
+            tx.open_table(STATE)?.insert(VOTE, &bytes)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> StorageResult<Option<Vote<NodeId>>> {
@@ -204,16 +217,19 @@ impl RaftLogStorage<TypeConfig> for BoughLogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        // No sync: a committed id lost to a power cut is an older one, which is still true.
-        self.write_state(COMMITTED, &committed, Durability::None, Op::WriteLogs)
-            .await
+        let mut pending = self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        // Only forward: a committed id never moves back.
+        if committed > *pending {
+            *pending = committed;
+        }
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
-        let committed: Option<Option<LogId<NodeId>>> = self
+        let stored: Option<LogId<NodeId>> = self
             .read_state(COMMITTED)
             .map_err(|e| storage_error(Op::ReadLogs, e))?;
-        Ok(committed.flatten())
+        Ok(stored.max(self.pending_committed()))
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
@@ -233,13 +249,9 @@ impl RaftLogStorage<TypeConfig> for BoughLogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        let db = self.db.clone();
-        blocking(Op::WriteLogs, move || {
-            let mut tx = db.begin_write()?;
-            tx.set_durability(Durability::Immediate);
-            tx.open_table(ENTRIES)?
-                .delete_range(log_id.index.to_be_bytes()..)?;
-            tx.commit()?;
+        self.write(Op::WriteLogs, move |tx| {
+            let mut entries = tx.open_table(ENTRIES)?;
+            entries.delete_range(log_id.index.to_be_bytes()..)?;
             Ok(())
         })
         .await
@@ -248,15 +260,11 @@ impl RaftLogStorage<TypeConfig> for BoughLogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let bytes =
             serde_json::to_vec(&log_id).map_err(|e| storage_error(Op::WriteLogs, e.into()))?;
-        let db = self.db.clone();
-        blocking(Op::WriteLogs, move || {
-            // The purge point and the deletion in one commit: never a gap between them.
-            let mut tx = db.begin_write()?;
-            tx.set_durability(Durability::Immediate);
+        // The purge point and the deletion in one commit: never a gap between them.
+        self.write(Op::WriteLogs, move |tx| {
             tx.open_table(STATE)?.insert(PURGED, &bytes)?;
-            tx.open_table(ENTRIES)?
-                .delete_range(..=log_id.index.to_be_bytes())?;
-            tx.commit()?;
+            let mut entries = tx.open_table(ENTRIES)?;
+            entries.delete_range(..=log_id.index.to_be_bytes())?;
             Ok(())
         })
         .await

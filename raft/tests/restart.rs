@@ -1,6 +1,7 @@
-//! What Raft needs to survive a restart does: the vote, the log, the purge point, the last
-//! applied id and membership, and the current snapshot, after a clean reopen and after a
-//! SIGKILL of a real process in the middle of its life. A damaged snapshot is refused.
+//! What Raft needs to survive a restart does: the vote, the log, the purge point, the
+//! committed id, the last applied id and membership, and the current snapshot, after a clean
+//! reopen and after a SIGKILL of a real process in the middle of its life. A damaged snapshot
+//! is refused.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -58,6 +59,8 @@ async fn live(dir: &Path) -> String {
     let mut entries = vec![membership_entry(1)];
     entries.extend((2..=30).map(|i| put(2, i)));
     log.append_now(&entries).unwrap();
+    // Kept in memory until the next commit of the log file, the purge, carries it.
+    log.save_committed(Some(log_id(2, 25))).await.unwrap();
     log.purge(log_id(2, 10)).await.unwrap();
     sm.apply(entries[..20].to_vec()).await.unwrap();
     let snapshot = sm
@@ -80,6 +83,7 @@ async fn check(dir: &Path, snapshot_id: &str) {
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_purged_log_id, Some(log_id(2, 10)));
     assert_eq!(state.last_log_id, Some(log_id(2, 30)));
+    assert_eq!(log.read_committed().await.unwrap(), Some(log_id(2, 25)));
     let entries = log.try_get_log_entries(0..100).await.unwrap();
     let indexes: Vec<u64> = entries.iter().map(|e| e.log_id.index).collect();
     assert_eq!(indexes, (11..=30).collect::<Vec<_>>());
