@@ -115,8 +115,10 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let mut inner = lock(&self.inner);
         inner.purged = Some(log_id);
-        let rest = inner.entries.split_off(&(log_id.index + 1));
-        inner.entries = rest;
+        inner.entries = match log_id.index.checked_add(1) {
+            Some(first_kept) => inner.entries.split_off(&first_kept),
+            None => BTreeMap::new(),
+        };
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 //! reading are streaming (`std::io`), so neither side holds the state in memory. A reader
 //! reports a bad magic, a bad record, a short file or a wrong checksum as
 //! [`StoreError::DamagedSnapshot`]; a loader applies records as they come and commits only
-//! once [`SnapshotReader::next`] has returned the verified end.
+//! once [`SnapshotReader::next_record`] has returned the verified end.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The state machine on Bough: `RaftStateMachine` and `RaftSnapshotBuilder`.
 //!
-//! One file (`sm.bough`): the application's table [`KV_TABLE`](crate::KV_TABLE) and the
+//! One file (`sm.bough`): the application's table [`KV_TABLE`] and the
 //! table `raft_sm` with the last applied log id, the last membership and the current
 //! snapshot's meta. An apply batch writes its data and the last applied id in one commit, so
 //! a restart resumes exactly after the last batch that committed. Applies commit without a
