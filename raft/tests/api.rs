@@ -46,9 +46,18 @@ fn assert_error(answer: (u16, Value), status: u16, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shapes_and_bad_requests() {
+async fn shapes_and_bad_requests_on_bough() {
+    shapes_and_bad_requests("bough").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shapes_and_bad_requests_in_memory() {
+    shapes_and_bad_requests("memory").await;
+}
+
+async fn shapes_and_bad_requests(store: &str) {
     let bin = Path::new(env!("CARGO_BIN_EXE_bough-kv"));
-    let cluster = Cluster::start(bin, 1, &[]);
+    let cluster = Cluster::start(bin, 1, &["--store", store]);
     let addr = cluster.nodes[0].addr.clone();
     let raw = Raw {
         http: reqwest::Client::builder()
@@ -114,6 +123,7 @@ async fn shapes_and_bad_requests() {
     let (status, body) = raw.get("/cluster/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(body["state"], "Leader");
+    assert_eq!(body["store"], store);
     assert_eq!(body["current_leader"], 1);
     assert!(body["last_applied"].as_u64().unwrap() >= 3, "{body}");
 
