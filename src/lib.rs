@@ -32,8 +32,8 @@ pub mod testing {
 }
 
 pub use db::{
-    BackupReport, Builder, CellInfo, CheckReport, CommitProtocol, Database, FallBack, PageCensus,
-    PageInfo, Stats, TableSummary,
+    BackupReport, Builder, CellInfo, CheckReport, CommitProtocol, CompactionReport, Database,
+    FallBack, PageCensus, PageInfo, Stats, TableSummary,
 };
 pub use error::{Error, Result};
 pub use txn::{

@@ -19,10 +19,14 @@ fn samples() -> u64 {
 }
 
 fn check(workload: &Workload) -> u64 {
+    check_sampling(workload, samples())
+}
+
+fn check_sampling(workload: &Workload, samples: u64) -> u64 {
     let mut states = 0;
     for setup in Setup::ALL {
         let run = run_workload(workload, setup);
-        let checked = check_all_crash_points(&run, setup, samples(), workload.name)
+        let checked = check_all_crash_points(&run, setup, samples, workload.name)
             .unwrap_or_else(|e| panic!("{e}"));
         println!("{}, {setup:?}: {checked} crash states", workload.name);
         states += checked;
@@ -69,6 +73,13 @@ fn freelist_churn_with_a_long_lived_reader() {
 #[test]
 fn commits_through_several_tables_with_savepoints() {
     assert!(check(&Workload::tables_and_savepoints()) > 0);
+}
+
+#[test]
+fn compactions_and_truncations() {
+    // Three compactions make many crash points (each several commits, and truncations):
+    // fewer fault choices per point keep the run within CI's time.
+    assert!(check_sampling(&Workload::compaction(), samples() / 5) > 0);
 }
 
 #[test]

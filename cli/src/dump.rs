@@ -24,6 +24,15 @@ use std::process::ExitCode;
 
 const HEADER: &str = "bough-dump 1";
 
+/// Runs `job` under a spinner named `what` (on a terminal only).
+pub fn spinning<T>(what: &str, job: impl FnOnce() -> T) -> T {
+    let spinner = progress(None, what);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let done = job();
+    spinner.finish_and_clear();
+    done
+}
+
 /// A bar on stderr for `total` steps (a spinner if unknown), only when stderr is a terminal.
 pub fn progress(total: Option<u64>, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {

@@ -135,6 +135,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pack the file in place and give its free space back to the filesystem.
+    Compact {
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -253,13 +260,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let db = open_write(&file, true)?;
             dump::load(&db, &file)
         }
+        Command::Compact { file, json } => compact(&file, json),
         Command::Backup { file, dest, json } => {
             let db = open_read(&file)?;
-            let spinner = dump::progress(None, "backup");
-            spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-            let report = db.backup(&dest).map_err(Failure::of(&dest));
-            spinner.finish_and_clear();
-            let report = report?;
+            let report =
+                dump::spinning("backup", || db.backup(&dest)).map_err(Failure::of(&dest))?;
             let out = match json {
                 true => format!(
                     "{}\n",
@@ -284,6 +289,35 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             print(&out)
         }
     }
+}
+
+fn compact(file: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let db = open_write(file, false)?;
+    let report = dump::spinning("compact", || db.compact()).map_err(Failure::of(file))?;
+    let out = match json {
+        true => format!(
+            "{}\n",
+            serde_json::json!({
+                "size_before": report.size_before,
+                "size_after": report.size_after,
+                "leaves_packed": report.leaves_packed,
+                "pages_moved": report.pages_moved,
+                "commits": report.commits,
+                "seconds": report.elapsed.as_secs_f64(),
+            })
+        ),
+        false => format!(
+            "compacted {}: {} -> {} bytes ({} leaves packed, {} pages moved, {} commits) in {:.2} s\n",
+            file.display(),
+            report.size_before,
+            report.size_after,
+            report.leaves_packed,
+            report.pages_moved,
+            report.commits,
+            report.elapsed.as_secs_f64()
+        ),
+    };
+    print(&out)
 }
 
 /// A key a command looked for is not there: status 1.
@@ -322,7 +356,10 @@ fn info(file: &Path, json: bool) -> Result<ExitCode, Failure> {
         .map_err(Failure::of(file))?;
     let live =
         stats.branch_pages + stats.leaf_pages + stats.overflow_pages + stats.freelist_pages + 2;
-    let reclaimable = (stats.free_pages + stats.pending_pages) * stats.page_size as u64;
+    // Free and pending pages below the high-water mark, and the file's tail past it.
+    let page_size = stats.page_size as u64;
+    let reclaimable = (stats.free_pages + stats.pending_pages) * page_size
+        + stats.file_size.saturating_sub(stats.high_water * page_size);
     if json {
         let tables: Vec<_> = tables
             .iter()
@@ -352,7 +389,7 @@ fn info(file: &Path, json: bool) -> Result<ExitCode, Failure> {
     let mut out = format!(
         "page size      {}\nmode           {:?}\ncommit         {}\nfile size      {} bytes\n\
          pages          {} live, {} free, {} pending, {} up to the high-water mark\n\
-         compaction     would reclaim up to {} bytes (free and pending pages)\ntables         {}\n",
+         compaction     would reclaim up to {} bytes (free and pending pages, the file's tail)\ntables         {}\n",
         stats.page_size,
         stats.mode,
         stats.txn_id,

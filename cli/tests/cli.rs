@@ -349,3 +349,43 @@ fn pages_and_page_decode_the_file() {
     assert!(stdout(&bough(&["page", path_str(&path), "0"])).contains("a valid meta"));
     assert_status(&bough(&["page", path_str(&path), "999999"]), 2);
 }
+
+#[test]
+fn compact_gives_space_back_in_both_modes() {
+    for mode in [bough::Mode::CopyOnWrite, bough::Mode::Wal] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.bough");
+        {
+            let db = Database::builder().mode(mode).open(&path).unwrap();
+            let wtx = db.begin_write().unwrap();
+            let mut t = wtx.open_table("t").unwrap();
+            for i in 0..50_000u32 {
+                t.insert(&i.to_be_bytes(), &[1; 100]).unwrap();
+            }
+            drop(t);
+            wtx.commit().unwrap();
+            let wtx = db.begin_write().unwrap();
+            let mut t = wtx.open_table("t").unwrap();
+            for i in (0..50_000u32).filter(|i| i % 10 != 0) {
+                t.remove(&i.to_be_bytes()).unwrap();
+            }
+            drop(t);
+            wtx.commit().unwrap();
+        }
+        let out = bough(&["compact", "--json", path_str(&path)]);
+        assert_status(&out, 0);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (before, after) = (
+            report["size_before"].as_u64().unwrap(),
+            report["size_after"].as_u64().unwrap(),
+        );
+        assert!(after < before / 3, "{mode:?}: {before} -> {after} bytes");
+        assert!(stdout(&bough(&["compact", path_str(&path)])).contains("compacted"));
+        assert_status(&bough(&["check", path_str(&path)]), 0);
+        let db = Database::builder().mode(mode).open(&path).unwrap();
+        let rtx = db.begin_read().unwrap();
+        assert_eq!(rtx.open_table("t").unwrap().len().unwrap(), 5_000);
+    }
+    let missing = bough(&["compact", "/nonexistent/db.bough"]);
+    assert_status(&missing, 2);
+}

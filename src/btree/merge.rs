@@ -47,6 +47,25 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
     root: Option<Ptr>,
     batch: &[Write],
 ) -> Result<Merged> {
+    merge_sorted_filling(store, root, batch, Fill::RoomToGrow)
+}
+
+/// How full `merge_sorted` packs the leaves it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// Fifteen sixteenths: room for a few inserts before a leaf splits.
+    RoomToGrow,
+    /// As full as the cells allow (compaction).
+    Full,
+}
+
+/// `merge_sorted`, packing the new leaves as `fill` says.
+pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+    batch: &[Write],
+    fill: Fill,
+) -> Result<Merged> {
     debug_assert!(!batch.is_empty());
     debug_assert!(batch.windows(2).all(|w| w[0].key < w[1].key));
     let usable = node::usable(store.page_size());
@@ -83,10 +102,11 @@ pub(crate) fn merge_sorted<S: PageStore + ?Sized>(
         store.free(ptr.page)?;
     }
     let mut children: Vec<Child> = Vec::new();
-    for (j, group) in pack(&cells, usable - usable / 16, usable)
-        .into_iter()
-        .enumerate()
-    {
+    let target = match fill {
+        Fill::RoomToGrow => usable - usable / 16,
+        Fill::Full => usable,
+    };
+    for (j, group) in pack(&cells, target, usable).into_iter().enumerate() {
         let id = store.allocate(PageKind::Leaf)?;
         node::rebuild(store.page_mut(id), PageKind::Leaf, &cells[group.clone()]);
         let separator = (j > 0).then(|| cells[group.start].key(false).to_vec());

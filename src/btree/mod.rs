@@ -2,6 +2,7 @@
 //! and whole-tree walks (sealing, freeing, checking). It sees only the pager's traits.
 
 mod check;
+mod compact;
 mod cursor;
 mod delete;
 mod insert;
@@ -11,10 +12,11 @@ mod share;
 mod walk;
 
 pub(crate) use check::{PageMarks, TreeSummary, check_tree};
+pub(crate) use compact::{Relocated, leaves_to_pack, relocate_tree};
 pub(crate) use cursor::RangeIter;
 pub(crate) use delete::remove;
 pub(crate) use insert::insert;
-pub(crate) use merge::{Write, merge_sorted};
+pub(crate) use merge::{Fill, Write, merge_sorted, merge_sorted_filling};
 pub(crate) use range_delete::delete_covered;
 pub(crate) use walk::{free_tree, seal_tree};
 

@@ -2,11 +2,13 @@
 
 mod backup;
 mod check;
+mod compact;
 mod inspect;
 mod open;
 
 pub use backup::BackupReport;
 pub use check::{CheckReport, Stats, TableSummary};
+pub use compact::CompactionReport;
 pub use inspect::{CellInfo, PageCensus, PageInfo};
 
 /// How a durable commit reaches the disk (DESIGN.md, "Commit protocol").

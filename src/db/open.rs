@@ -18,7 +18,7 @@ use crate::txn::{
 };
 use std::fs;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Instant;
 
 pub(super) fn open_file(path: &Path, options: &Builder) -> Result<Shared> {
@@ -183,6 +183,10 @@ pub(super) fn open_storage(
         .max()
         .unwrap_or(0)
         .max(meta.txn_id.0);
+    let mut slot_high_water = [0; 2];
+    for m in &metas {
+        slot_high_water[m.slot() as usize] = m.high_water;
+    }
     let mut durable_txn = meta.txn_id.0;
     if !options.read_only {
         // Everything the chosen meta reaches is whole (verified above, or written by a
@@ -221,6 +225,7 @@ pub(super) fn open_storage(
             snapshot,
             readers: Default::default(),
             durable_txn,
+            compaction_waiting: false,
         }),
         writer: WriterSlot::new(WriterState {
             meta,
@@ -229,9 +234,11 @@ pub(super) fn open_storage(
             map,
             file_len,
             length_unsynced: false,
+            slot_high_water,
             poisoned: false,
             wal,
         }),
+        reader_left: Condvar::new(),
     })
 }
 

@@ -419,6 +419,24 @@ pub(crate) fn set_child(page: &mut [u8], id: PageId, idx: usize, child: Ptr) -> 
     Ok(())
 }
 
+/// Points leaf cell `idx`, which holds a value in an overflow run, at the run `run` (same
+/// size, rewritten in place).
+pub(crate) fn set_overflow(page: &mut [u8], id: PageId, idx: usize, run: Ptr) -> Result<()> {
+    let node = Node::parse(page, id)?;
+    let cell = node.cell(idx)?;
+    if node.is_branch() || cell[2] & FLAG_OVERFLOW == 0 {
+        return Err(Error::corruption(
+            id,
+            format!("cell {idx} holds no overflow pointer"),
+        ));
+    }
+    let at = cell.as_ptr() as usize - page.as_ptr() as usize + LEAF_CELL_HEADER;
+    let at = at + u16_at(cell, 0) as usize;
+    page[at..at + 8].copy_from_slice(&run.page.0.to_le_bytes());
+    page[at + 8..at + 12].copy_from_slice(&run.crc.to_le_bytes());
+    Ok(())
+}
+
 /// Rewrites `page` as a node of `kind` holding exactly `cells`, in order. The caller
 /// guarantees they fit.
 pub(crate) fn rebuild(page: &mut [u8], kind: PageKind, cells: &[NewCell]) {

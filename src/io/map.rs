@@ -55,10 +55,11 @@ impl Mapping {
     }
 
     /// A view of the first `len` bytes through the same map, if it reserved that many: for
-    /// a file that grew to `len` (never for one that shrank). `None` if a new map is needed.
-    pub(crate) fn grown_to(&self, len: u64) -> Option<Mapping> {
+    /// a file that grew to `len`, or whose tail past `len` was given back (DESIGN.md,
+    /// "Giving space back"). `None` if a new map is needed.
+    pub(crate) fn resized_to(&self, len: u64) -> Option<Mapping> {
         match self {
-            Mapping::File { raw, len: old } if *old <= len && len <= raw.len() as u64 => {
+            Mapping::File { raw, .. } if len > 0 && len <= raw.len() as u64 => {
                 Some(Mapping::File {
                     raw: Arc::clone(raw),
                     len,
@@ -87,8 +88,10 @@ impl Mapping {
         // SAFETY: `[offset, offset + len)` lies inside the file's first `valid` bytes, which
         // the live mapping covers (`valid <= raw.len()`, by construction) and which stays
         // mapped as long as `&self` lives (it holds the `Arc`). The bytes exist: `valid` never
-        // exceeds the file's length when the view was made, and the engine never shrinks a
-        // file it maps, so no access reaches past the file's end (which would fault). The
+        // exceeds the file's length when the view was made, and the file is cut only past
+        // every page a live snapshot can reach (DESIGN.md, "Giving space back"), while every
+        // slice asked for is of such a page (`ReadPages::raw` checks the snapshot's high-water
+        // mark), so no access reaches past the file's end (which would fault). The
         // bytes are not changed while the slice lives: the engine only ever writes pages that
         // no live snapshot can reach (invariant I2 in DESIGN.md), every slice handed out
         // covers pages reachable from the snapshot that holds this mapping, and the file lock
@@ -128,7 +131,9 @@ mod tests {
         assert_eq!(small.slice(4096, 1), None, "past the length mapped");
 
         file.write_all_at(&[2u8; 4096], 4096).unwrap();
-        let grown = small.grown_to(8192).expect("the reservation covers 8 KiB");
+        let grown = small
+            .resized_to(8192)
+            .expect("the reservation covers 8 KiB");
         let (Mapping::File { raw: a, .. }, Mapping::File { raw: b, .. }) = (&small, &grown) else {
             panic!("file maps");
         };
@@ -144,9 +149,12 @@ mod tests {
             "the older view keeps its length"
         );
 
-        assert!(grown.grown_to(4096).is_none(), "a view never shrinks");
+        let cut = grown
+            .resized_to(4096)
+            .expect("a view of a file whose tail went");
+        assert_eq!(cut.slice(4096, 1), None, "nothing past the new length");
         assert!(
-            grown.grown_to(MIN_RESERVE + 4096).is_none(),
+            grown.resized_to(MIN_RESERVE + 4096).is_none(),
             "past the reservation"
         );
     }

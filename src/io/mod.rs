@@ -19,7 +19,8 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// The current file length in bytes.
     fn len(&self) -> io::Result<u64>;
-    /// Grows the file to `len` bytes. The engine never shrinks a file a reader may map.
+    /// Sets the file's length: growth, or giving back a tail no live snapshot and no meta on
+    /// disk can reach (DESIGN.md, "Giving space back").
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes every write so far durable; `with_metadata` also forces the file size out
     /// (needed after growth: fdatasync does not persist it on every filesystem).
@@ -39,15 +40,15 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A map of the first `len` bytes of a file that grew since `current` mapped it: a wider
-/// view through the same map where its reservation covers `len` (the pages already faulted
-/// in stay mapped), else a new map.
-pub(crate) fn map_grown<S: Storage + ?Sized>(
+/// A map of the first `len` bytes of a file that grew, or gave back its tail, since
+/// `current` mapped it: a view through the same map where its reservation covers `len` (the
+/// pages already faulted in stay mapped), else a new map.
+pub(crate) fn map_resized<S: Storage + ?Sized>(
     storage: &S,
     current: &Mapping,
     len: u64,
 ) -> io::Result<Mapping> {
-    match current.grown_to(len) {
+    match current.resized_to(len) {
         Some(view) => Ok(view),
         None => storage.map(len),
     }

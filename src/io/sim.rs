@@ -338,6 +338,9 @@ impl FileImages {
                 }
                 if *with_metadata {
                     self.durable_len = self.volatile_len;
+                    // Bytes past a durable cut are gone, even where a data-only sync had
+                    // covered them before.
+                    self.base.truncate(self.durable_len as usize);
                 }
             }
             Op::SyncDirectory => self.exists = true,

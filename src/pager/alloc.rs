@@ -39,6 +39,9 @@ pub(crate) struct Allocator {
     allocated: [u64; STREAMS],
     /// Bytes of freelist records the meta page holds (0: every record goes to a page).
     records_capacity: usize,
+    /// Compacting (DESIGN.md, "Giving space back"): every page comes from the lowest free
+    /// ids, and live pages at or past this id are to move below it.
+    compact_limit: Option<u64>,
 }
 
 /// Where a single page goes (DESIGN.md, "Freelist and reader tracking"). Pages that die
@@ -63,6 +66,12 @@ const FIRST_RUN_HINT: u64 = 4;
 /// Short-lived streams start a new run at the end of the file, rather than scatter over
 /// holes, while fewer than one page in this many is free: a bounded slack.
 const SLACK_DIVISOR: u64 = 64;
+
+/// The free pages at the top of the file leave it once they are this many, and at least one
+/// in `TRIM_DIVISOR` of the file's pages (so that a file does not shrink and grow again by a
+/// few pages on every commit).
+const TRIM_MIN_PAGES: u64 = 64;
+const TRIM_DIVISOR: u64 = 32;
 
 /// Pending groups kept apart; past this, a commit's group absorbs the newest one before it.
 const MAX_PENDING_GROUPS: usize = 64;
@@ -129,7 +138,33 @@ impl Allocator {
             cursor: [0; STREAMS],
             allocated: [0; STREAMS],
             records_capacity,
+            compact_limit: None,
         }
+    }
+
+    /// Where a compaction step should pack the file: the pages in use (every page not free
+    /// for reuse now, so pages readers hold back count as used) plus a little room for the
+    /// branches a move copies.
+    pub(crate) fn compaction_limit(&self) -> u64 {
+        let in_use = self.high_water - self.freelist.ready.len();
+        in_use + (in_use / 128).max(8)
+    }
+
+    /// From now on every page comes from the lowest free ids (DESIGN.md, "Giving space
+    /// back"), and the commit rewrites the freelist's pages if any lies at or past `limit`.
+    pub(crate) fn start_compaction(&mut self, limit: u64) {
+        self.compact_limit = Some(limit);
+    }
+
+    pub(crate) fn compacting(&self) -> Option<u64> {
+        self.compact_limit
+    }
+
+    /// Whether a page moved now lands below the compaction limit.
+    pub(crate) fn room_below_limit(&self) -> bool {
+        let first = self.freelist.ready.first();
+        self.compact_limit
+            .is_some_and(|limit| first.is_some_and(|id| id < limit))
     }
 
     pub(crate) fn high_water(&self) -> u64 {
@@ -139,7 +174,10 @@ impl Allocator {
     /// Allocates one page of `stream`: a loose page, then the freelist (`take_ready`), then
     /// the end of the file (the caller makes sure the file is long enough).
     pub(crate) fn alloc_page(&mut self, stream: Stream) -> u64 {
-        if let Some(id) = self.loose.pop() {
+        // A compaction packs toward the start of the file: loose pages wait for the commit.
+        if self.compact_limit.is_none()
+            && let Some(id) = self.loose.pop()
+        {
             self.fresh.insert(id);
             return id;
         }
@@ -166,7 +204,12 @@ impl Allocator {
         if count == 1 {
             return self.alloc_page(Stream::Cold);
         }
-        let start = match self.freelist.ready.take_run(count) {
+        let ready = &mut self.freelist.ready;
+        let taken = match self.compact_limit {
+            Some(_) => ready.take_lowest_run(count),
+            None => ready.take_run(count),
+        };
+        let start = match taken {
             Some(start) => {
                 self.taken.extend(start..start + count);
                 start
@@ -190,6 +233,11 @@ impl Allocator {
     fn take_ready(&mut self, stream: Stream) -> Option<u64> {
         let s = stream as usize;
         let ready = &mut self.freelist.ready;
+        if self.compact_limit.is_some() {
+            let id = ready.first()?;
+            ready.remove(id);
+            return Some(id);
+        }
         let cursor = self.cursor[s];
         let id = if ready.remove(cursor) {
             cursor
@@ -283,16 +331,68 @@ impl Allocator {
         ]
     }
 
+    /// Lowers the high-water mark below the free pages at the top of the file, when they
+    /// are many (any number while compacting). Returns whether it did: the freelist must then
+    /// be saved as a snapshot, since earlier records name the pages cut off.
+    fn trim_tail(&mut self) -> bool {
+        let hw = self.high_water;
+        let top = self.freelist.ready.run_len_ending_at(hw);
+        let worth = match self.compact_limit {
+            Some(_) => top > 0,
+            None => top >= TRIM_MIN_PAGES.max(hw / TRIM_DIVISOR),
+        };
+        if !worth {
+            return false;
+        }
+        let start = self
+            .freelist
+            .ready
+            .take_run_ending_at(hw)
+            .expect("the run was measured above");
+        self.high_water = start.max(2);
+        true
+    }
+
+    /// Whether the freelist's own pages are all that keeps many free pages at the top of the
+    /// file from leaving it: rewriting the log lower down lets them go at a later commit.
+    fn chain_holds_tail(&self) -> bool {
+        let ready = &self.freelist.ready;
+        let mut end = self.high_water;
+        let mut behind_chain = false;
+        loop {
+            end -= ready.run_len_ending_at(end);
+            if end > 2 && self.freelist.chain.contains(&(end - 1)) {
+                end -= 1;
+                behind_chain = true;
+            } else {
+                break;
+            }
+        }
+        behind_chain && self.high_water - end >= TRIM_MIN_PAGES.max(self.high_water / TRIM_DIVISOR)
+    }
+
     /// Builds this transaction's freelist records (or a snapshot of the whole freelist) and
     /// returns where the log now ends. Call once, after every tree change.
     pub(crate) fn save_freelist(&mut self) -> SavedFreelist {
         self.saved = true;
         let page_size = self.page_size;
         let own = self.settle_frees();
+        // A compaction rewrites the freelist's own pages too once any lies past its limit.
+        let chain_too_high = self
+            .compact_limit
+            .is_some_and(|limit| self.freelist.chain.iter().any(|&id| id >= limit));
+        let chain_holds_tail = self.chain_holds_tail();
+        let rewrite = self.trim_tail() || chain_too_high || chain_holds_tail;
+        // Rewritten to let the tail go: its new pages go as low as they can.
+        let lowest_first = self.compact_limit.is_none() && chain_holds_tail;
+        if lowest_first {
+            self.compact_limit = Some(self.high_water);
+        }
         let held = &mut self.freelist.records_in_meta;
         let own_bytes = freelist_page::records_len(&own);
-        if own_bytes == 0
-            || freelist_page::records_len(held.iter()) + own_bytes <= self.records_capacity
+        if !rewrite
+            && (own_bytes == 0
+                || freelist_page::records_len(held.iter()) + own_bytes <= self.records_capacity)
         {
             // Small enough for the meta page, after the records earlier metas held: no
             // freelist page is written (DESIGN.md, "Freelist and reader tracking").
@@ -312,7 +412,7 @@ impl Allocator {
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
         let snapshot_pages = self.freelist.snapshot_pages(page_size);
-        let snapshot = self.freelist.chain.len() + new_pages > 2 * snapshot_pages + 2;
+        let snapshot = rewrite || self.freelist.chain.len() + new_pages > 2 * snapshot_pages + 2;
         let mut pages: Vec<u64> = Vec::new();
         if snapshot {
             let old_chain = std::mem::take(&mut self.freelist.chain);
@@ -384,6 +484,9 @@ impl Allocator {
         self.freelist.chain_written = written_by;
         self.freelist.head = next;
         self.taken.clear();
+        if lowest_first {
+            self.compact_limit = None;
+        }
         SavedFreelist {
             head: next,
             records_in_meta: Vec::new(),
@@ -408,5 +511,55 @@ impl Allocator {
             }
         }
         self.freelist
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allocator(high_water: u64, free: impl IntoIterator<Item = u64>) -> Allocator {
+        let mut freelist = FreeList::default();
+        freelist.ready.extend(free);
+        Allocator::new(4096, 10, 9, high_water, freelist, 1024)
+    }
+
+    #[test]
+    fn many_free_pages_at_the_top_lower_the_mark_and_rewrite_the_log() {
+        // 100 free pages end the file: at least 64 and a thirty-second of it.
+        let mut alloc = allocator(1000, 900..1000);
+        let saved = alloc.save_freelist();
+        assert_eq!(alloc.high_water(), 900);
+        assert!(
+            saved.records_in_meta.is_empty(),
+            "a snapshot, not appended records"
+        );
+        let freelist = alloc.into_freelist();
+        assert!(freelist.free_ids().all(|id| id < 900));
+    }
+
+    #[test]
+    fn a_few_free_pages_at_the_top_stay() {
+        let mut alloc = allocator(1000, (500..510).chain(960..1000));
+        alloc.save_freelist();
+        assert_eq!(alloc.high_water(), 1000, "40 pages are not worth a rewrite");
+    }
+
+    #[test]
+    fn a_compaction_takes_the_lowest_pages_and_trims_any_top_run() {
+        let mut alloc = allocator(1000, [7, 300, 301, 302, 998, 999]);
+        let limit = alloc.compaction_limit();
+        assert_eq!(limit, 1000 - 6 + 8, "pages in use plus the slack");
+        alloc.start_compaction(600);
+        assert!(alloc.room_below_limit());
+        assert_eq!(alloc.alloc_page(Stream::Hot), 7);
+        assert_eq!(alloc.alloc_run(2), 300);
+        assert_eq!(alloc.alloc_page(Stream::Cold), 302);
+        assert!(
+            !alloc.room_below_limit(),
+            "only pages past the limit are left"
+        );
+        alloc.save_freelist();
+        assert_eq!(alloc.high_water(), 998);
     }
 }

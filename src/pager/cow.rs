@@ -143,6 +143,14 @@ impl CowPager {
         self.file_len
     }
 
+    pub(super) fn alloc(&self) -> &Allocator {
+        &self.alloc
+    }
+
+    pub(super) fn alloc_mut(&mut self) -> &mut Allocator {
+        &mut self.alloc
+    }
+
     pub(crate) fn map(&self) -> &Arc<Mapping> {
         &self.map
     }
@@ -173,7 +181,7 @@ impl CowPager {
         self.storage.set_len(target)?;
         self.file_len = target;
         self.grew = true;
-        self.map = Arc::new(crate::io::map_grown(&*self.storage, &self.map, target)?);
+        self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, target)?);
         Ok(())
     }
 
@@ -517,6 +525,18 @@ impl PageStore for CowStore<'_> {
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
         Ok(self.dirty.seal(id))
+    }
+
+    fn relocate(&mut self, ptr: Ptr) -> Result<PageId> {
+        // Copying is moving here: the copy takes the lowest free page while compacting.
+        self.make_dirty(ptr)
+    }
+
+    fn compaction(&self) -> Option<(u64, bool)> {
+        let alloc = &self.core.alloc;
+        alloc
+            .compacting()
+            .map(|limit| (limit, alloc.room_below_limit()))
     }
 
     fn unsealed_page(&self) -> Option<PageId> {

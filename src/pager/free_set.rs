@@ -119,6 +119,44 @@ impl FreeSet {
         self.count -= count;
         Some(start)
     }
+
+    /// The lowest id, if any.
+    pub(crate) fn first(&self) -> Option<u64> {
+        self.runs.first_key_value().map(|(&start, _)| start)
+    }
+
+    /// Takes `count` (at least one) consecutive ids from the lowest run that has them
+    /// (compaction packs pages toward the start of the file). Walks the runs in order.
+    pub(crate) fn take_lowest_run(&mut self, count: u64) -> Option<u64> {
+        if count == 0 {
+            return None;
+        }
+        let (&start, &len) = self.runs.iter().find(|&(_, &len)| len >= count)?;
+        self.drop_run(start, len);
+        self.add_run(start + count, len - count);
+        self.count -= count;
+        Some(start)
+    }
+
+    /// Removes the run that ends just before `end`, if there is one, and returns its start:
+    /// the free ids at the top of the file.
+    pub(crate) fn take_run_ending_at(&mut self, end: u64) -> Option<u64> {
+        let (&start, &len) = self.runs.range(..end).next_back()?;
+        if start + len != end {
+            return None;
+        }
+        self.drop_run(start, len);
+        self.count -= len;
+        Some(start)
+    }
+
+    /// The length of the run that ends just before `end` (0 if none does).
+    pub(crate) fn run_len_ending_at(&self, end: u64) -> u64 {
+        match self.runs.range(..end).next_back() {
+            Some((&start, &len)) if start + len == end => len,
+            _ => 0,
+        }
+    }
 }
 
 impl Extend<u64> for FreeSet {
@@ -198,5 +236,24 @@ mod tests {
         assert_eq!(set.iter().collect::<Vec<_>>(), vec![10]);
         assert_eq!(set.pop_first(), Some(10));
         assert!(set.is_empty());
+    }
+
+    #[test]
+    fn compaction_takes_the_lowest_runs_and_trims_the_top_one() {
+        let mut set = FreeSet::default();
+        set.extend([4, 6, 7, 8, 12, 13, 14, 15]);
+        assert_eq!(set.first(), Some(4));
+        assert_eq!(set.take_lowest_run(2), Some(6));
+        assert_eq!(set.take_lowest_run(1), Some(4));
+        assert_eq!(set.run_len_ending_at(16), 4);
+        assert_eq!(
+            set.run_len_ending_at(15),
+            0,
+            "the run must end exactly there"
+        );
+        assert_eq!(set.take_run_ending_at(15), None);
+        assert_eq!(set.take_run_ending_at(16), Some(12));
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![8]);
+        assert_eq!(set.len(), 1);
     }
 }

@@ -60,6 +60,13 @@ pub(crate) trait PageStore: PageSource {
     fn sealed_crc(&self, _id: PageId) -> Option<u32> {
         None
     }
+    /// Compaction (DESIGN.md, "Giving space back"): moves the page at `ptr` onto the lowest
+    /// free page and returns its new id; the original is freed. A page this transaction
+    /// copied already may stay where it is (its copy was placed lowest-first).
+    fn relocate(&mut self, ptr: Ptr) -> Result<PageId>;
+    /// Compaction: the id below which every page should lie, and whether a free page below
+    /// it is left; `None` when the transaction is not compacting.
+    fn compaction(&self) -> Option<(u64, bool)>;
     /// A page of this transaction still in memory that no `seal` reached, if any: sealing
     /// walks the trees, so such a page is one no tree reaches (checked before commit).
     fn unsealed_page(&self) -> Option<PageId>;
@@ -181,6 +188,26 @@ impl TxnPager {
         match self {
             TxnPager::Cow(p) => p.high_water(),
             TxnPager::Wal(p) => p.high_water(),
+        }
+    }
+
+    /// Makes this transaction a compaction step (DESIGN.md, "Giving space back") and
+    /// returns the id below which it packs the file's pages.
+    pub(crate) fn start_compaction(&mut self) -> u64 {
+        let alloc = match self {
+            TxnPager::Cow(p) => p.alloc_mut(),
+            TxnPager::Wal(p) => p.alloc_mut(),
+        };
+        let limit = alloc.compaction_limit();
+        alloc.start_compaction(limit);
+        limit
+    }
+
+    /// Whether a free page below the compaction limit is left.
+    pub(crate) fn compaction_room(&self) -> bool {
+        match self {
+            TxnPager::Cow(p) => p.alloc().room_below_limit(),
+            TxnPager::Wal(p) => p.alloc().room_below_limit(),
         }
     }
 

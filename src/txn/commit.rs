@@ -95,7 +95,14 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     };
     state.meta = meta.clone();
     state.freelist = Some(pager.into_freelist());
+    if shared.mode == Mode::CopyOnWrite {
+        state.slot_high_water[meta.slot() as usize] = meta.high_water;
+    }
     publish(shared, state, meta, durable.then_some(txn));
+    if durable && shared.mode == Mode::CopyOnWrite {
+        // Both metas are durable now: the tail past what they and the readers reach can go.
+        super::give_back::give_back_tail(shared, state);
+    }
     if shared.mode == Mode::Wal
         && state
             .wal
@@ -160,6 +167,8 @@ fn prepare(
         };
         catalog = Some(btree::insert(store, catalog, name.as_bytes(), &record.encode())?.0);
     }
+    // A compaction step moves the catalog's pages from past its limit too (no-op otherwise).
+    let catalog = btree::relocate_tree(store, catalog, u64::MAX)?.root;
     let catalog = btree::seal_tree(store, catalog)?;
     if let Some(page) = store.unsealed_page() {
         return Err(Error::corruption(
@@ -241,6 +250,33 @@ fn persist_in_log(
 /// Copies the log into the main file if no reader is older than the newest commit, and
 /// starts the log over if no reader is left at all. Returns whether the copy happened.
 pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result<bool> {
+    let copied = copy_log(shared, state)?;
+    if copied {
+        // The file holds every logged commit now, durably, and no reader is older than the
+        // newest: its tail past what the metas reach can go.
+        super::give_back::give_back_tail(shared, state);
+    }
+    Ok(copied)
+}
+
+/// Log space kept when compaction gives the log's space back.
+const LOG_SLACK: u64 = 1 << 20;
+
+/// `try_checkpoint`, then, if the log was started over, gives its space back down to a
+/// small slack (compaction).
+pub(crate) fn checkpoint_and_shrink_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
+    let copied = try_checkpoint(shared, state)?;
+    let idle = shared.published().readers.is_empty();
+    if let Some(wal) = state.wal.as_mut()
+        && copied
+        && idle
+    {
+        wal.log.give_back(LOG_SLACK)?;
+    }
+    Ok(copied)
+}
+
+fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
     let newest = state.meta.txn_id.0;
     let Some(wal) = state.wal.as_mut() else {
         return Ok(true);
@@ -258,7 +294,9 @@ pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result
         }
     }
     let index = wal.index.clone();
-    if index.read().unwrap_or_else(|e| e.into_inner()).is_empty() {
+    if index.read().unwrap_or_else(|e| e.into_inner()).is_empty() && wal.log.used() == 0 {
+        // Nothing logged: the file is the newest state. (Commits that changed no page still
+        // log their meta, which the copy writes into the file.)
         return Ok(true);
     }
     {

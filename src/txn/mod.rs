@@ -3,9 +3,11 @@
 
 mod catalog;
 mod commit;
+mod compact;
+mod give_back;
 mod held;
 mod part_cell;
-pub(crate) use commit::try_checkpoint;
+pub(crate) use commit::{checkpoint_and_shrink_log, try_checkpoint};
 mod range;
 mod read;
 mod readers;

@@ -2,6 +2,7 @@
 //! for `Database::readers`, since when and how many freed pages wait on each.
 
 use std::collections::BTreeMap;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// A live read transaction, as `Database::readers` reports it.
@@ -20,35 +21,55 @@ pub struct ReaderInfo {
 /// The registry, kept under the publication lock.
 #[derive(Debug, Default)]
 pub(crate) struct Readers {
-    /// Live readers per snapshot transaction id.
-    by_snapshot: BTreeMap<u64, usize>,
-    /// Each live reader by its id: its snapshot and when it began.
-    live: BTreeMap<u64, (u64, Instant)>,
+    /// Live readers per snapshot transaction id, and that snapshot's high-water mark (no
+    /// page at or past it may leave the file while they live).
+    by_snapshot: BTreeMap<u64, (usize, u64)>,
+    /// Each live reader by its id: its snapshot, when it began and on which thread.
+    live: BTreeMap<u64, (u64, Instant, ThreadId)>,
     next_id: u64,
     /// Pages waiting for reuse, per freeing transaction, as of the newest commit.
     pending: Vec<(u64, u64)>,
 }
 
 impl Readers {
-    /// Registers a reader of `snapshot`; returns its id.
-    pub(crate) fn register(&mut self, snapshot: u64) -> u64 {
+    /// Registers a reader of `snapshot`, whose high-water mark is `high_water`; returns its
+    /// id.
+    pub(crate) fn register(&mut self, snapshot: u64, high_water: u64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        *self.by_snapshot.entry(snapshot).or_default() += 1;
-        self.live.insert(id, (snapshot, Instant::now()));
+        self.by_snapshot
+            .entry(snapshot)
+            .or_insert((0, high_water))
+            .0 += 1;
+        let thread = std::thread::current().id();
+        self.live.insert(id, (snapshot, Instant::now(), thread));
         id
     }
 
     pub(crate) fn unregister(&mut self, id: u64) {
-        let Some((snapshot, _)) = self.live.remove(&id) else {
+        let Some((snapshot, _, _)) = self.live.remove(&id) else {
             return;
         };
-        if let Some(count) = self.by_snapshot.get_mut(&snapshot) {
+        if let Some((count, _)) = self.by_snapshot.get_mut(&snapshot) {
             *count -= 1;
             if *count == 0 {
                 self.by_snapshot.remove(&snapshot);
             }
         }
+    }
+
+    /// The highest high-water mark of a live reader's snapshot: the file must keep its pages.
+    pub(crate) fn highest_high_water(&self) -> Option<u64> {
+        self.by_snapshot.values().map(|&(_, hw)| hw).max()
+    }
+
+    /// Whether a reader of a snapshot older than `txn` lives on a thread other than this
+    /// one (one on this thread cannot end while this thread waits for it).
+    pub(crate) fn older_elsewhere(&self, txn: u64) -> bool {
+        let me = std::thread::current().id();
+        self.live
+            .values()
+            .any(|&(snapshot, _, thread)| snapshot < txn && thread != me)
     }
 
     /// The oldest snapshot a live reader sees.
@@ -77,7 +98,7 @@ impl Readers {
         let mut list: Vec<ReaderInfo> = self
             .live
             .values()
-            .map(|&(snapshot, since)| ReaderInfo {
+            .map(|&(snapshot, since, _)| ReaderInfo {
                 snapshot_id: snapshot,
                 age: now.saturating_duration_since(since),
                 pinned_pages: self.pinned_by(snapshot),
@@ -95,17 +116,20 @@ mod tests {
     #[test]
     fn counts_pages_freed_after_each_snapshot() {
         let mut readers = Readers::default();
-        let old = readers.register(4);
-        let _new = readers.register(9);
+        let old = readers.register(4, 100);
+        let _new = readers.register(9, 80);
         readers.set_pending(vec![(3, 100), (6, 10), (10, 1)]);
         let list = readers.list();
         assert_eq!(list[0].snapshot_id, 4);
         assert_eq!(list[0].pinned_pages, 11);
         assert_eq!(list[1].pinned_pages, 1);
         assert_eq!(readers.oldest(), Some(4));
+        assert_eq!(readers.highest_high_water(), Some(100));
+        assert!(!readers.older_elsewhere(10), "both live on this thread");
         readers.unregister(old);
         readers.unregister(old);
         assert_eq!(readers.oldest(), Some(9));
+        assert_eq!(readers.highest_high_water(), Some(80));
         assert!(!readers.is_empty());
     }
 }

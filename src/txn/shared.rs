@@ -8,7 +8,7 @@ use crate::io::{Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog};
 use crate::pager::{FreeList, VerifiedPages};
 use crate::{CommitProtocol, Durability, Mode};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     pub published: Mutex<Published>,
     /// Taken for the life of a write transaction: one writer at a time.
     pub writer: WriterSlot,
+    /// Signalled when a reader ends while a compaction waits (with `published`).
+    pub reader_left: Condvar,
 }
 
 /// What readers see: the newest committed snapshot, and which snapshots are still read.
@@ -43,6 +45,8 @@ pub(crate) struct Published {
     pub readers: Readers,
     /// The newest transaction known to be on disk whole.
     pub durable_txn: u64,
+    /// A compaction waits on `Shared::reader_left` for older readers to finish.
+    pub compaction_waiting: bool,
 }
 
 /// The writer's bookkeeping between transactions.
@@ -55,8 +59,12 @@ pub(crate) struct WriterState {
     pub last_txn: u64,
     pub map: Arc<Mapping>,
     pub file_len: u64,
-    /// The file grew since its length was last synced.
+    /// The file's length changed (it grew, or its tail was given back) since it was last
+    /// synced.
     pub length_unsynced: bool,
+    /// The high-water mark of the meta each slot holds (0 for none): the file keeps every
+    /// page either could reach, should the open ever take it.
+    pub slot_high_water: [u64; 2],
     pub poisoned: bool,
     /// Write-ahead-log mode: the log and its index.
     pub wal: Option<WalState>,
@@ -88,12 +96,18 @@ impl Shared {
     pub(crate) fn pin_newest(&self) -> (Arc<Snapshot>, u64) {
         let mut published = self.published();
         let snapshot = published.snapshot.clone();
-        let id = published.readers.register(snapshot.meta.txn_id.0);
+        let id = published
+            .readers
+            .register(snapshot.meta.txn_id.0, snapshot.meta.high_water);
         (snapshot, id)
     }
 
     pub(crate) fn unpin(&self, reader: u64) {
-        self.published().readers.unregister(reader);
+        let mut published = self.published();
+        published.readers.unregister(reader);
+        if published.compaction_waiting {
+            self.reader_left.notify_all();
+        }
     }
 
     /// Pages freed by a transaction up to the first bound may be reused if no reader can reach

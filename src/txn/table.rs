@@ -48,7 +48,7 @@ impl<'txn> Table<'txn> {
 
     /// Runs `op` on this table's tree with the transaction's page store; an error fails the
     /// transaction (it may have left the tree half-changed).
-    fn write<R>(
+    pub(super) fn write<R>(
         &mut self,
         op: impl FnOnce(&mut dyn PageStore, &mut TableState, &mut HeldWrites) -> Result<R>,
     ) -> Result<R> {

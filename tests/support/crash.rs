@@ -28,6 +28,8 @@ pub enum Step {
     Abort(Vec<Op>),
     BeginReader,
     EndReader,
+    /// `Database::compact`: several commits of the same content.
+    Compact,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +217,41 @@ impl Workload {
         }
     }
 
+    /// Deletions that leave most pages free, then compactions (one beside a reader, which
+    /// holds pages back), so crashes land inside packing, moving and truncating commits.
+    pub fn compaction() -> Self {
+        let inserts = |range: std::ops::Range<u64>| {
+            range
+                .map(|i| {
+                    let len = if i % 41 == 0 { 5_000 } else { 90 };
+                    Op::Insert("t", key(i), value(i, len))
+                })
+                .collect::<Vec<_>>()
+        };
+        let removes = |range: std::ops::Range<u64>, keep_every: u64| {
+            range
+                .filter(move |i| i % keep_every != 0)
+                .map(|i| Op::Remove("t", key(i)))
+                .collect::<Vec<_>>()
+        };
+        let steps = vec![
+            Step::Commit(inserts(0..150), Durability::Immediate),
+            Step::Commit(removes(0..150, 5), Durability::Immediate),
+            Step::Compact,
+            Step::Commit(inserts(150..160), Durability::None),
+            Step::BeginReader,
+            Step::Commit(removes(150..160, 2), Durability::Immediate),
+            Step::Compact,
+            Step::EndReader,
+            Step::Compact,
+        ];
+        Workload {
+            name: "compaction",
+            page_size: 4096,
+            steps,
+        }
+    }
+
     pub fn non_durable_then_durable() -> Self {
         let mut steps = Vec::new();
         for round in 0..3u64 {
@@ -377,6 +414,23 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
             }
             Step::BeginReader => readers.push(db.begin_read().unwrap()),
             Step::EndReader => drop(readers.pop()),
+            Step::Compact => {
+                // Every commit of a compaction holds the same content: each is a committed
+                // state a crash inside it may leave, and none is in the past until it ends.
+                let started = disk.event_count();
+                let before = db.begin_read().unwrap().snapshot_id();
+                db.compact().unwrap();
+                let after = db.begin_read().unwrap().snapshot_id();
+                for txn in before + 1..=after {
+                    commits.push(CommitMark {
+                        txn,
+                        started,
+                        returned: disk.event_count(),
+                        durable: true,
+                        state: model.clone(),
+                    });
+                }
+            }
         }
     }
     drop(readers);

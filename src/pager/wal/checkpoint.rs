@@ -29,7 +29,12 @@ pub(crate) fn checkpoint(
         main.set_len(need)?;
         main_len = need;
     }
-    let mut pages: Vec<(u64, u64)> = index.newest_versions().collect();
+    // Pages at or past the high-water mark are free, and may lie past the file's end once
+    // its tail was given back (DESIGN.md, "Giving space back"): writing them would grow it.
+    let mut pages: Vec<(u64, u64)> = index
+        .newest_versions()
+        .filter(|&(page, _)| page < meta.high_water)
+        .collect();
     pages.sort_unstable();
     let mut buffer: Vec<u8> = Vec::new();
     let mut run_start = 0;

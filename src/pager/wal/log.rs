@@ -155,6 +155,11 @@ impl WalLog {
     }
 
     /// Bytes of frames in the log.
+    /// The log file's length in bytes.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
     pub(crate) fn used(&self) -> u64 {
         self.end - LOG_HEADER
     }
@@ -218,7 +223,7 @@ impl WalLog {
         self.storage.set_len(target)?;
         self.file_len = target;
         self.grew = true;
-        self.map = Arc::new(crate::io::map_grown(&*self.storage, &self.map, target)?);
+        self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, target)?);
         Ok(())
     }
 
@@ -257,6 +262,21 @@ impl WalLog {
         }
         self.salt = salt;
         self.end = LOG_HEADER;
+        Ok(())
+    }
+
+    /// Cuts a log that was just started over (it holds no frame) back to its header and
+    /// `slack` bytes (DESIGN.md, "Giving space back"). Only while no snapshot reads frames
+    /// from it: every live one was begun after the log started over.
+    pub(crate) fn give_back(&mut self, slack: u64) -> Result<()> {
+        let keep = LOG_HEADER + slack;
+        if self.end != LOG_HEADER || self.file_len <= keep {
+            return Ok(());
+        }
+        self.storage.set_len(keep)?;
+        self.file_len = keep;
+        self.grew = true;
+        self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, keep)?);
         Ok(())
     }
 

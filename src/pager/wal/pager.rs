@@ -103,6 +103,14 @@ impl WalPager {
         self.alloc.high_water()
     }
 
+    pub(crate) fn alloc(&self) -> &Allocator {
+        &self.alloc
+    }
+
+    pub(crate) fn alloc_mut(&mut self) -> &mut Allocator {
+        &mut self.alloc
+    }
+
     /// The allocator's state for a savepoint; from now on freed pages of this transaction
     /// wait for the commit.
     pub(crate) fn savepoint(&mut self) -> Allocator {
@@ -237,6 +245,30 @@ impl PageStore for WalStore<'_> {
 
     fn seal(&mut self, id: PageId) -> Result<u32> {
         Ok(self.dirty.seal(id))
+    }
+
+    fn relocate(&mut self, ptr: Ptr) -> Result<PageId> {
+        // Pages change in place in this mode: moving one takes a new id, and the old id is
+        // free (older snapshots read its old version from the log or the file).
+        let mut page: Box<[u8]> = match self.dirty.pages.remove(&ptr.page.0) {
+            Some(page) => page,
+            None => self.core.pages().checked_page(ptr)?.into(),
+        };
+        self.dirty.sealed.remove(&ptr.page.0);
+        let id = self.core.alloc.alloc_page(Stream::Cold);
+        let header = PageHeader::of_mut(&mut page);
+        header.page_id = id.into();
+        header.txn_id = self.core.txn.into();
+        self.dirty.pages.insert(id, page);
+        self.core.alloc.free(ptr.page, false)?;
+        Ok(PageId(id))
+    }
+
+    fn compaction(&self) -> Option<(u64, bool)> {
+        let alloc = &self.core.alloc;
+        alloc
+            .compacting()
+            .map(|limit| (limit, alloc.room_below_limit()))
     }
 
     fn unsealed_page(&self) -> Option<PageId> {
