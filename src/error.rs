@@ -185,6 +185,12 @@ impl From<std::io::Error> for Error {
 }
 
 impl Error {
+    /// Whether the filesystem had no room (`Error::Io` of kind `StorageFull`): nothing was
+    /// lost, and the same operation can succeed once there is room.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Error::Io(e) if e.kind() == std::io::ErrorKind::StorageFull)
+    }
+
     pub(crate) fn corruption(page: impl Into<u64>, reason: impl Into<String>) -> Self {
         Error::Corruption {
             page: page.into(),

@@ -159,11 +159,29 @@ pub(super) fn open_storage(
                 meta = logged;
             } else {
                 // Redo: copy the logged pages into place, then start the log over.
-                file_len = checkpoint(&*storage, file_len, &mut log, &index, &logged)?;
-                log.reset(true)?;
-                index = WalIndex::default();
-                map = Arc::new(storage.map(file_len)?);
-                (meta, _, metas) = main_meta(&*storage, file_len, &map)?;
+                match checkpoint(&*storage, file_len, &mut log, &index, &logged) {
+                    Ok(len) => {
+                        file_len = len;
+                        log.reset(true)?;
+                        index = WalIndex::default();
+                        map = Arc::new(storage.map(file_len)?);
+                        (meta, _, metas) = main_meta(&*storage, file_len, &map)?;
+                    }
+                    Err(e) if e.is_storage_full() => {
+                        // An open never needs room: the logged commits are served from the
+                        // log, and the copy waits for a later checkpoint (DESIGN.md,
+                        // "Commit, reads, checkpoints"). The copy may have written some
+                        // pages in place: only pages the log holds newer versions of.
+                        log::warn!(
+                            "bough: no room to copy the log into the file at open ({e}); \
+                             serving the log, the checkpoint waits for room"
+                        );
+                        file_len = storage.len()?;
+                        map = Arc::new(storage.map(file_len)?);
+                        meta = logged;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         } else if !options.read_only {
             // Start over under a new salt, synced, so frames a crash left behind can never be
@@ -265,7 +283,12 @@ fn create(path: &Path, page_size: usize, mode: Mode) -> Result<()> {
     scratch_name.push(".bough-creating");
     let scratch = path.with_file_name(scratch_name);
     let storage = FileStorage::create_scratch(&scratch)?.ok_or(Error::AlreadyOpen)?;
-    initialise(&storage, page_size, mode)?;
+    if let Err(e) = initialise(&storage, page_size, mode) {
+        // A full disk, say: nothing is left behind that could be taken for a database.
+        drop(storage);
+        let _ = fs::remove_file(&scratch);
+        return Err(e);
+    }
     let linked = match fs::hard_link(&scratch, path) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),

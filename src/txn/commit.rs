@@ -310,12 +310,22 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
         );
         match copied {
             Ok(len) => state.file_len = len,
+            Err(e) if e.is_storage_full() => {
+                // No room to copy: the log keeps every frame and the index still points
+                // readers at them, so nothing is lost; the copy waits for room (the pages it
+                // wrote in place have newer versions in the log, and the file's meta is
+                // unchanged).
+                log::warn!("bough: checkpoint waits for room on the disk: {e}");
+                state.file_len = shared.storage.len()?;
+                return Err(e);
+            }
             Err(e) => {
                 state.poisoned = true;
                 return Err(e);
             }
         }
     }
+    state.slot_high_water[state.meta.slot() as usize] = state.meta.high_water;
     state.map = Arc::new(shared.storage.map(state.file_len)?);
     let fresh = Arc::new(RwLock::new(WalIndex::default()));
     let mut published = shared.published();

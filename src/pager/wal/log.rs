@@ -65,7 +65,7 @@ impl WalLog {
             map,
             grew: false,
         };
-        let header = log.map.slice(0, LOG_HEADER as usize).map(<[u8]>::to_vec);
+        let header = log.read_exact_at(0, LOG_HEADER as usize);
         let valid = header.as_deref().and_then(|h| {
             let crc = u32::from_le_bytes(h[32..36].try_into().expect("4 bytes"));
             (h[..8] == MAGIC
@@ -83,6 +83,18 @@ impl WalLog {
         Ok((log, recovered))
     }
 
+    /// The `len` bytes at `offset`, read with a system call rather than through the map: past
+    /// the last frame the log is sparse, and on a full filesystem (tmpfs) touching a hole
+    /// through a map can raise SIGBUS, where a read returns zeros. `None` past the end.
+    fn read_exact_at(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+        if offset.checked_add(len as u64)? > self.file_len {
+            return None;
+        }
+        let mut buf = vec![0u8; len];
+        self.storage.read_at(&mut buf, offset).ok()?;
+        Some(buf)
+    }
+
     /// Reads frames until the first that is torn, foreign or incomplete; keeps the whole
     /// transactions and sets the append point after the last of them.
     fn scan(&mut self) -> Recovered {
@@ -90,7 +102,8 @@ impl WalLog {
         let mut pending: Vec<(u64, u64, u64)> = Vec::new();
         let mut offset = LOG_HEADER;
         let mut current_txn = None;
-        while let Some(header) = self.map.slice(offset, FRAME_HEADER) {
+        while let Some(header) = self.read_exact_at(offset, FRAME_HEADER) {
+            let header = &header[..];
             let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8"));
             let half = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4"));
             let (txn, first, count, flags, crc) = (word(0), word(8), half(16), half(20), half(24));
@@ -112,9 +125,10 @@ impl WalLog {
                 count as usize * self.page_size
             };
             let data_at = offset + FRAME_HEADER as u64;
-            let Some(data) = self.map.slice(data_at, data_len) else {
+            let Some(data) = self.read_exact_at(data_at, data_len) else {
                 break;
             };
+            let data = &data[..];
             if frame_crc(self.salt, header, data) != crc {
                 break;
             }

@@ -1,0 +1,247 @@
+//! A full disk on a real filesystem: a size-limited tmpfs the test mounts (as root; where
+//! mounting is not allowed each test says so on stderr and skips). Commits until one fails for
+//! lack of space, in both modes: the failure is `Error::Io` of kind `StorageFull`, the
+//! transaction rolls back, readers keep their snapshots, a reopen holds exactly the last
+//! successful commit (also while the disk is still full), and the same handle commits again
+//! once other files make room.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::process::Command;
+
+use bough::{Database, Error};
+use common::{Options, check_ok, read_all};
+
+/// A tmpfs of a fixed size mounted on a fresh directory, unmounted on drop.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// `None` (after saying why on stderr) where this process may not mount.
+    fn mount(bytes: u64, test: &str) -> Option<Tmpfs> {
+        let dir = std::env::temp_dir().join(format!("bough-full-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}")])
+            .arg("tmpfs")
+            .arg(&dir)
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(Tmpfs { dir }),
+            Ok(out) => {
+                eprintln!(
+                    "SKIPPED {test}: cannot mount a tmpfs here ({}); run as root to test a full disk",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                let _ = std::fs::remove_dir(&dir);
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED {test}: no mount command ({e})");
+                let _ = std::fs::remove_dir(&dir);
+                None
+            }
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Fills the filesystem with a file at `name`, up to the last byte it takes.
+    fn fill(&self, name: &str) -> PathBuf {
+        let path = self.path(name);
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0xAB; 64 << 10];
+        use std::io::Write;
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the tmpfs: {e}"),
+            }
+        }
+        let _ = file.write_all(&[0xAB]); // and the last bytes of a partial block
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn is_full(error: &Error) -> bool {
+    matches!(error, Error::Io(e) if e.kind() == ErrorKind::StorageFull)
+}
+
+/// Commits batches of `batch(round)` until one fails for lack of space; returns the state of
+/// the last commit that succeeded and the error. Every failure must be `StorageFull`, at an
+/// insert (a spill or an overflow run) or at the commit.
+fn commit_until_full(db: &Database, model: &mut Model, batch: impl Fn(u64) -> Entries) -> Error {
+    for round in 1..10_000 {
+        let entries = batch(round);
+        let attempt = (|| {
+            let wtx = db.begin_write()?;
+            {
+                let mut t = wtx.open_table("t")?;
+                for (k, v) in &entries {
+                    t.insert(k, v)?;
+                }
+            }
+            wtx.commit()
+        })();
+        match attempt {
+            Ok(()) => model.extend(entries),
+            Err(e) => {
+                assert!(is_full(&e), "a full disk gives StorageFull, not {e:?}");
+                return e;
+            }
+        }
+    }
+    panic!("the tmpfs never filled up");
+}
+
+fn contents(db: &Database) -> Model {
+    read_all(db, "t").into_iter().collect()
+}
+
+fn small_batches(round: u64) -> Entries {
+    (0..200)
+        .map(|i| {
+            let n = round * 200 + i;
+            (
+                format!("key{n:08}").into_bytes(),
+                vec![(n % 251) as u8; 400],
+            )
+        })
+        .collect()
+}
+
+/// The whole scenario on one filesystem: fill, fail, reopen while full, free space, commit on
+/// the same handle, reopen.
+fn fill_fail_and_recover(test: &str, options: Options, batch: fn(u64) -> Entries) {
+    let Some(fs) = Tmpfs::mount(24 << 20, test) else {
+        return;
+    };
+    let ballast = fs.path("ballast");
+    std::fs::write(&ballast, vec![1u8; 6 << 20]).unwrap();
+    let path = fs.path("db.bough");
+    let mut model = Model::new();
+    {
+        let db = options.open(&path).unwrap();
+        let first = batch(0);
+        let wtx = db.begin_write().unwrap();
+        let mut t = wtx.open_table("t").unwrap();
+        for (k, v) in &first {
+            t.insert(k, v).unwrap();
+        }
+        drop(t);
+        wtx.commit().unwrap();
+        model.extend(first);
+        let reader = db.begin_read().unwrap();
+        let seen = model.clone();
+        commit_until_full(&db, &mut model, batch);
+        // The reader kept its snapshot through the failures.
+        let t = reader.open_table("t").unwrap();
+        assert_eq!(t.len().unwrap(), seen.len() as u64);
+        drop(reader);
+        assert_eq!(contents(&db), model, "the failed commit rolled back");
+        check_ok(&db);
+    }
+    // Reopened while the disk is still full: opening and reading need no room.
+    let db = options.open(&path).unwrap();
+    assert_eq!(contents(&db), model);
+    check_ok(&db);
+    // Other files make room: the same handle commits again.
+    std::fs::remove_file(&ballast).unwrap();
+    let extra = batch(9_999);
+    {
+        let wtx = db.begin_write().unwrap();
+        let mut t = wtx.open_table("t").unwrap();
+        for (k, v) in &extra {
+            t.insert(k, v).unwrap();
+        }
+        drop(t);
+        wtx.commit().unwrap();
+    }
+    model.extend(extra);
+    drop(db);
+    let db = options.open(&path).unwrap();
+    assert_eq!(contents(&db), model);
+    check_ok(&db);
+}
+
+#[test]
+fn commits_until_the_disk_is_full_then_again_once_there_is_room() {
+    fill_fail_and_recover("small", Options::default(), small_batches);
+}
+
+#[test]
+fn large_values_fill_the_disk_mid_transaction() {
+    fill_fail_and_recover("large", Options::default(), |round| {
+        (0..4)
+            .map(|i| {
+                let n = round * 4 + i;
+                (
+                    format!("big{n:08}").into_bytes(),
+                    vec![(n % 251) as u8; 300_000],
+                )
+            })
+            .collect()
+    });
+}
+
+#[test]
+fn bulk_loads_that_spill_fill_the_disk_mid_transaction() {
+    fill_fail_and_recover(
+        "spill",
+        Options::default().dirty_budget(256 << 10),
+        |round| {
+            (0..5_000)
+                .map(|i| {
+                    let n = round * 5_000 + i;
+                    (
+                        format!("bulk{n:08}").into_bytes(),
+                        vec![(n % 251) as u8; 200],
+                    )
+                })
+                .collect()
+        },
+    );
+}
+
+#[test]
+fn creating_a_database_on_a_full_disk_fails_cleanly() {
+    let Some(fs) = Tmpfs::mount(4 << 20, "create") else {
+        return;
+    };
+    let ballast = fs.fill("ballast");
+    let path = fs.path("new.bough");
+    let options = Options::default();
+    match options.open(&path) {
+        Err(e) => assert!(is_full(&e), "StorageFull, not {e:?}"),
+        Ok(_) => panic!("a database was created on a full disk"),
+    }
+    // Whatever is left opens later: once there is room, the path is a new, empty database.
+    std::fs::remove_file(&ballast).unwrap();
+    let db = options.open(&path).unwrap();
+    assert!(db.begin_read().unwrap().list_tables().unwrap().is_empty());
+    check_ok(&db);
+    let leftovers: Vec<_> = std::fs::read_dir(&fs.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains("bough-creating"))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
+}
