@@ -31,6 +31,19 @@ pub struct Ptr {
     pub crc: u32,
 }
 
+impl Ptr {
+    /// The checksum a branch cell carries while its child is a page of the current
+    /// transaction that is not sealed yet (DESIGN.md, "Commit protocol", step 1): sealing
+    /// enters only cells that carry it, and skips any whose child is not dirty (a sealed page
+    /// whose checksum happens to be 0).
+    pub(crate) const UNSEALED: u32 = 0;
+
+    /// Whether the pointer carries `UNSEALED`.
+    pub(crate) fn is_unsealed(&self) -> bool {
+        self.crc == Self::UNSEALED
+    }
+}
+
 /// A hasher for page ids and other integer keys the engine generates itself: one folded
 /// multiply instead of SipHash, whose resistance to chosen keys buys nothing here (page ids
 /// come from the allocator, not from users) and costs a tenth of every tree operation.

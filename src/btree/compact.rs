@@ -232,3 +232,69 @@ impl Scan<'_> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_store::TestStore;
+    use super::*;
+
+    #[test]
+    fn pages_past_the_limit_move_below_it_and_the_tree_reads_the_same() {
+        let mut store = TestStore::new(4096);
+        // The tree lives high in the "file"; the ids below it are free.
+        store.spread(10_000, []);
+        let mut root = None;
+        for i in 0..2_000u32 {
+            let value = if i % 400 == 0 {
+                vec![3; 9_000]
+            } else {
+                vec![7; 100]
+            };
+            root = Some(
+                super::super::insert(&mut store, root, &i.to_be_bytes(), &value)
+                    .unwrap()
+                    .0,
+            );
+        }
+        let root = store.commit(root).unwrap();
+        let before = store.reachable(root);
+        assert!(before.iter().all(|&id| id >= 10_000));
+        let limit = 2 + 2 * before.len() as u64;
+        store.spread(0, 2..limit);
+        store.limit = Some(limit);
+        let moved = relocate_tree(&mut store, root, u64::MAX).unwrap();
+        assert!(!moved.left, "room for everything");
+        assert!(moved.moved as usize >= before.len() - 5 * 2, "{moved:?}");
+        let root = store.commit(moved.root).unwrap();
+        let after = store.reachable(root);
+        assert!(
+            after.iter().all(|&id| id < 10_000),
+            "every page moved down: {after:?}"
+        );
+        for i in 0..2_000u32 {
+            let value = super::super::get(&store, root, &i.to_be_bytes())
+                .unwrap()
+                .unwrap();
+            assert_eq!(value.len(), if i % 400 == 0 { 9_000 } else { 100 });
+        }
+    }
+
+    #[test]
+    fn without_room_below_the_limit_nothing_moves() {
+        let mut store = TestStore::new(4096);
+        let mut root = None;
+        for i in 0..500u32 {
+            root = Some(
+                super::super::insert(&mut store, root, &i.to_be_bytes(), &[1; 100])
+                    .unwrap()
+                    .0,
+            );
+        }
+        let root = store.commit(root).unwrap();
+        store.limit = Some(2);
+        let moved = relocate_tree(&mut store, root, u64::MAX).unwrap();
+        assert!(moved.left);
+        assert_eq!(moved.moved, 0);
+        assert_eq!(moved.root, root);
+    }
+}

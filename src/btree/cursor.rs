@@ -14,14 +14,15 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn leaf(&self) -> (Node<'a>, usize) {
-        *self.stack.last().expect("a cursor always holds a leaf")
+    /// The deepest frame: the leaf, once the cursor has descended (a branch while it does).
+    fn top(&self) -> (Node<'a>, usize) {
+        *self.stack.last().expect("a cursor always holds a node")
     }
 
     /// Descends from the node on top of the stack along first (or last) children.
     fn descend(&mut self, src: &'a dyn PageSource, last: bool) -> Result<()> {
         loop {
-            let (node, idx) = self.leaf();
+            let (node, idx) = self.top();
             if !node.is_branch() {
                 return Ok(());
             }
@@ -62,7 +63,7 @@ impl<'a> Cursor<'a> {
                 self.stack.pop();
             }
             self.descend(src, !forward)?;
-            let (leaf, idx) = self.leaf();
+            let (leaf, idx) = self.top();
             if idx < leaf.len() {
                 return Ok(true);
             }
@@ -124,8 +125,8 @@ impl<'a> Cursor<'a> {
     }
 
     fn same_position(&self, other: &Cursor) -> bool {
-        let (a, i) = self.leaf();
-        let (b, j) = other.leaf();
+        let (a, i) = self.top();
+        let (b, j) = other.top();
         a.id() == b.id() && i == j
     }
 }
@@ -177,8 +178,8 @@ impl<'a> RangeIter<'a> {
         ) else {
             return Ok(empty);
         };
-        let (f, i) = front.leaf();
-        let (b, j) = back.leaf();
+        let (f, i) = front.top();
+        let (b, j) = back.top();
         if f.key(i)? > b.key(j)? {
             return Ok(empty);
         }
@@ -191,7 +192,7 @@ impl<'a> RangeIter<'a> {
     }
 
     fn entry(&self, cursor: &Cursor<'a>) -> Result<(&'a [u8], &'a [u8])> {
-        let (leaf, idx) = cursor.leaf();
+        let (leaf, idx) = cursor.top();
         Ok((leaf.key(idx)?, value_bytes(self.src, leaf.value(idx)?)?))
     }
 

@@ -2,7 +2,8 @@
 //! rebalanced when its cells fill less than a third of it: a split leaves two halves of
 //! about one half each, so a page that just split cannot immediately merge again.
 
-use super::insert::{balanced_split, dirty_path_by};
+use super::insert::balanced_split;
+use super::path::{dirty_child, dirty_path_by};
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::{Error, Result};
 use crate::format::PageKind;
@@ -74,7 +75,7 @@ pub(crate) fn remove<S: PageStore + ?Sized>(
 
 pub(super) fn rebalance<S: PageStore + ?Sized>(
     store: &mut S,
-    mut path: Vec<super::insert::Step>,
+    mut path: Vec<super::path::Step>,
     leaf: PageId,
 ) -> Result<()> {
     let usable = node::usable(store.page_size());
@@ -101,19 +102,6 @@ pub(super) fn rebalance<S: PageStore + ?Sized>(
         current = parent.page;
     }
     Ok(())
-}
-
-fn dirty_child<S: PageStore + ?Sized>(
-    store: &mut S,
-    parent: PageId,
-    idx: usize,
-    child: Ptr,
-) -> Result<PageId> {
-    let id = store.make_dirty(child)?;
-    if id != child.page || child.crc != 0 {
-        node::set_child(store.page_mut(parent), parent, idx, dirty_ptr(id))?;
-    }
-    Ok(id)
 }
 
 /// Merges `right` into `left` if their cells fit one page, else shares the cells evenly
@@ -216,4 +204,47 @@ pub(super) fn collapse_root<S: PageStore + ?Sized>(
         }
     }
     Err(too_deep(root.page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_store::TestStore;
+    use super::super::{get, insert};
+    use super::*;
+
+    #[test]
+    fn removals_merge_pages_until_the_tree_is_one_leaf_then_none() {
+        let mut store = TestStore::new(4096);
+        let mut root = None;
+        for i in 0..3_000u32 {
+            root = Some(
+                insert(&mut store, root, &i.to_be_bytes(), &[5; 100])
+                    .unwrap()
+                    .0,
+            );
+        }
+        root = store.commit(root).unwrap();
+        let pages_full = store.reachable(root).len();
+        for i in (0..3_000u32).filter(|i| i % 100 != 0) {
+            let (new_root, found) = remove(&mut store, root, &i.to_be_bytes()).unwrap();
+            assert!(found);
+            root = new_root;
+        }
+        assert!(
+            !remove(&mut store, root, &1u32.to_be_bytes()).unwrap().1,
+            "gone already"
+        );
+        root = store.commit(root).unwrap();
+        // 30 entries of about 110 bytes fit one leaf: merges brought the tree down to it.
+        let pages = store.reachable(root);
+        assert_eq!(pages.len(), 1, "from {pages_full} pages to one leaf");
+        for i in 0..3_000u32 {
+            let value = get(&store, root, &i.to_be_bytes()).unwrap();
+            assert_eq!(value.is_some(), i % 100 == 0, "key {i}");
+        }
+        for i in (0..3_000u32).step_by(100) {
+            root = remove(&mut store, root, &i.to_be_bytes()).unwrap().0;
+        }
+        assert_eq!(root, None, "an emptied leaf leaves no tree");
+    }
 }

@@ -1,109 +1,13 @@
 //! Insert and overwrite, splitting full pages bottom-up (DESIGN.md, "Splits and merges").
 
+use super::path::{Step, dirty_path};
 use super::share::share_with_sibling;
-use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
+use super::{dirty_ptr, node_at};
 use crate::error::Result;
 use crate::format::PageKind;
 use crate::format::node::{self, LeafValue, NewCell};
 use crate::ids::{PageId, Ptr};
 use crate::pager::PageStore;
-
-/// A branch on the path from the root: its (dirty) id, the child index taken, and whether it
-/// lies on the tree's rightmost edge.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Step {
-    pub page: PageId,
-    pub idx: usize,
-    pub rightmost: bool,
-}
-
-/// Makes the path from `root` to the leaf for `key` dirty. Returns the new root id, the
-/// branches walked and the leaf.
-pub(super) fn dirty_path<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    key: &[u8],
-) -> Result<(PageId, Vec<Step>, PageId, bool)> {
-    dirty_path_by(store, root, |node, _| node.child_index(key))
-}
-
-/// Makes a path from `root` to a leaf dirty, taking in each branch the child `choose` picks
-/// (given the branch and its depth).
-pub(super) fn dirty_path_by<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    choose: impl FnMut(&node::Node, usize) -> Result<usize>,
-) -> Result<(PageId, Vec<Step>, PageId, bool)> {
-    descend_copying(store, root, true, choose)
-}
-
-/// Makes the branches from `root` down to the leaf for `key` dirty, but not the leaf (its
-/// caller copies the leaf itself, or not at all). The path is empty for a tree that is a
-/// single leaf.
-pub(super) fn dirty_branches<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    key: &[u8],
-) -> Result<Vec<Step>> {
-    let (_, path, _, _) = descend_copying(store, root, false, |node, _| node.child_index(key))?;
-    Ok(path)
-}
-
-/// Makes the branches `choose` leads through dirty, but not the leaf (see `dirty_branches`).
-pub(super) fn dirty_branches_by<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    choose: impl FnMut(&node::Node, usize) -> Result<usize>,
-) -> Result<Vec<Step>> {
-    let (_, path, _, _) = descend_copying(store, root, false, choose)?;
-    Ok(path)
-}
-
-/// The descent behind `dirty_path_by` and `dirty_branches`: copies every branch on the way
-/// down, and the leaf too if `copy_leaf` (else the leaf id returned may be a clean page, and
-/// so may the root id when the root is that leaf).
-fn descend_copying<S: PageStore + ?Sized>(
-    store: &mut S,
-    root: Ptr,
-    copy_leaf: bool,
-    mut choose: impl FnMut(&node::Node, usize) -> Result<usize>,
-) -> Result<(PageId, Vec<Step>, PageId, bool)> {
-    let mut path = Vec::with_capacity(8);
-    if !copy_leaf && !node_at(store, root)?.is_branch() {
-        return Ok((root.page, path, root.page, true));
-    }
-    let root_id = store.make_dirty(root)?;
-    let mut current = root_id;
-    let mut rightmost = true;
-    loop {
-        let node = node_at(store, dirty_ptr(current))?;
-        if !node.is_branch() {
-            return Ok((root_id, path, current, rightmost));
-        }
-        if path.len() >= MAX_DEPTH {
-            return Err(too_deep(current));
-        }
-        let idx = choose(&node, path.len())?;
-        let child = node.child(idx)?;
-        let last = idx + 1 == node.len();
-        path.push(Step {
-            page: current,
-            idx,
-            rightmost,
-        });
-        rightmost &= last;
-        if !copy_leaf && !node_at(store, child)?.is_branch() {
-            return Ok((root_id, path, child.page, rightmost));
-        }
-        let child_id = store.make_dirty(child)?;
-        // A pointer to a page of this transaction carries checksum 0 until sealing (see
-        // `walk::seal_tree`), also when the page keeps its id (log mode, a spilled page).
-        if child_id != child.page || child.crc != 0 {
-            node::set_child(store.page_mut(current), current, idx, dirty_ptr(child_id))?;
-        }
-        current = child_id;
-    }
-}
 
 /// Inserts or overwrites `key`. Returns the new root and whether the key existed.
 pub(crate) fn insert<S: PageStore + ?Sized>(

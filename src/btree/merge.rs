@@ -4,7 +4,7 @@
 //! as needed. One call applies a prefix of the batch.
 
 use super::delete::{collapse_root, rebalance};
-use super::insert::{Step, dirty_branches};
+use super::path::{Step, dirty_branches};
 use super::{dirty_ptr, node_at};
 use crate::error::{Error, Result};
 use crate::format::PageKind;

@@ -7,8 +7,11 @@ mod cursor;
 mod delete;
 mod insert;
 mod merge;
+mod path;
 mod range_delete;
 mod share;
+#[cfg(test)]
+mod test_store;
 mod walk;
 
 pub(crate) use check::{PageMarks, TreeSummary, check_tree};
@@ -32,7 +35,10 @@ pub(crate) const MAX_DEPTH: usize = 32;
 
 /// A pointer to a page of the current transaction, whose checksum is not known yet.
 pub(crate) fn dirty_ptr(page: PageId) -> Ptr {
-    Ptr { page, crc: 0 }
+    Ptr {
+        page,
+        crc: Ptr::UNSEALED,
+    }
 }
 
 pub(crate) fn too_deep(page: PageId) -> Error {

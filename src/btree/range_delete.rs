@@ -4,8 +4,8 @@
 //! the range then lies in at most the two leaves at its ends.
 
 use super::delete::{collapse_root, rebalance};
-use super::insert::dirty_branches_by;
 use super::merge::{Replaced, replace_children};
+use super::path::dirty_branches_by;
 use super::walk::free_counting;
 use super::{MAX_DEPTH, dirty_ptr, node_at, too_deep};
 use crate::error::{Error, Result};

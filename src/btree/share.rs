@@ -3,10 +3,10 @@
 //! rebuilt, so a share costs a few cell copies rather than two page rewrites.
 
 use super::dirty_ptr;
-use super::insert::Step;
+use super::path::{Step, dirty_child};
 use crate::error::{Error, Result};
 use crate::format::node::{self, NewCell, Node};
-use crate::ids::{PageId, Ptr};
+use crate::ids::PageId;
 use crate::pager::PageStore;
 
 /// Before splitting the full `leaf`, moves cells across to a neighbour this transaction has
@@ -41,22 +41,11 @@ pub(super) fn share_with_sibling<S: PageStore + ?Sized>(
         if total > usable * 2 - usable / 16 {
             continue;
         }
-        // Dirty already, so this copies nothing (a page written early comes back to memory).
-        let sibling = Ptr {
-            page: store.make_dirty(sibling)?,
-            ..sibling
-        };
-        if sibling.crc != 0 {
-            // Spilled and now back in memory: it is sealed again at commit.
-            node::set_child(
-                store.page_mut(parent.page),
-                parent.page,
-                sibling_idx,
-                dirty_ptr(sibling.page),
-            )?;
-        }
+        // Dirty already, so this copies nothing (a page written early comes back to memory,
+        // and is sealed again at commit).
+        let sibling = dirty_child(store, parent.page, sibling_idx, sibling)?;
         let neighbour = Neighbour {
-            page: sibling.page,
+            page: sibling,
             idx: sibling_idx,
             bytes: sibling_bytes,
         };
@@ -81,10 +70,19 @@ struct Plan {
     moved: std::ops::Range<usize>,
     /// The right page's first key after the move: the new separator.
     separator: Vec<u8>,
+    /// Copies of the leaf's cells that move (the new cell is not among them).
+    moved_cells: Vec<Vec<u8>>,
+    /// Cells in the leaf and in the sibling before the move.
+    leaf_len: usize,
+    sibling_len: usize,
+    sibling_is_right: bool,
+    /// The parent's cell whose separator changes: the right page's.
+    right_slot: usize,
 }
 
-/// Moves the cells `share_with_sibling` decided on; `total` is the bytes of both pages and
-/// the new cell.
+/// Moves cells between the leaf and its sibling as `share_with_sibling` decided on, if a
+/// boundary fits both pages and the parent; `total` is the bytes of both pages and the new
+/// cell. Returns whether it did (nothing changes if not).
 fn share<S: PageStore + ?Sized>(
     store: &mut S,
     parent: &Step,
@@ -94,6 +92,23 @@ fn share<S: PageStore + ?Sized>(
     neighbour: &Neighbour,
     total: usize,
 ) -> Result<bool> {
+    match plan(store, parent, leaf, idx, cell, neighbour, total)? {
+        Some(plan) => apply(store, parent, leaf, neighbour.page, idx, cell, &plan).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Chooses the cells that move, without changing anything: `None` if the pages are not two
+/// leaves or no boundary leaves both pages and the parent within bounds.
+fn plan<S: PageStore + ?Sized>(
+    store: &S,
+    parent: &Step,
+    leaf: PageId,
+    idx: usize,
+    cell: &NewCell,
+    neighbour: &Neighbour,
+    total: usize,
+) -> Result<Option<Plan>> {
     let usable = node::usable(store.page_size());
     let sibling = neighbour.page;
     let sibling_is_right = neighbour.idx > parent.idx;
@@ -101,85 +116,101 @@ fn share<S: PageStore + ?Sized>(
     let sibling_len = {
         let s = Node::parse(store.page(dirty_ptr(sibling))?, sibling)?;
         if s.is_branch() {
-            return Ok(false);
+            return Ok(None);
         }
         s.len()
     };
-    let (plan, moved_cells, leaf_len) = {
-        let l = Node::parse(store.page(dirty_ptr(leaf))?, leaf)?;
-        if l.is_branch() {
-            return Ok(false);
-        }
-        // Position `j` of the leaf as it would be with the new cell at `idx`.
-        let at = |j: usize| -> Result<NewCell> {
-            Ok(match j.cmp(&idx) {
-                std::cmp::Ordering::Less => NewCell::Raw(l.cell(j)?),
-                std::cmp::Ordering::Equal => *cell,
-                std::cmp::Ordering::Greater => NewCell::Raw(l.cell(j - 1)?),
-            })
-        };
-        let count = l.len() + 1;
-        // Walk inwards from the edge facing the sibling while the sibling stays within half,
-        // and past half while the leaf would still overflow and the sibling has room.
-        let mut received = neighbour.bytes;
-        let mut moving = 0;
-        while moving + 1 < count {
-            let j = if sibling_is_right {
-                count - 1 - moving
-            } else {
-                moving
-            };
-            let size = at(j)?.len() + node::SLOT;
-            let past_half = received + size > total / 2;
-            let leaf_fits = total - received <= usable;
-            if moving > 0 && past_half && (leaf_fits || received + size > usable) {
-                break;
-            }
-            received += size;
-            moving += 1;
-        }
-        if received > usable || total - received > usable {
-            // Large cells: no boundary leaves both pages within bounds.
-            return Ok(false);
-        }
-        let moved = if sibling_is_right {
-            count - moving..count
-        } else {
-            0..moving
-        };
-        let first_of_right = if sibling_is_right {
-            moved.start
-        } else {
-            moved.end
-        };
-        let separator = at(first_of_right)?.key(false).to_vec();
-        let mut cells = Vec::with_capacity(moved.len());
-        for j in moved.clone() {
-            if j != idx {
-                cells.push(l.cell(if j < idx { j } else { j - 1 })?.to_vec());
-            }
-        }
-        (Plan { moved, separator }, cells, l.len())
+    let l = Node::parse(store.page(dirty_ptr(leaf))?, leaf)?;
+    if l.is_branch() {
+        return Ok(None);
+    }
+    // Position `j` of the leaf as it would be with the new cell at `idx`.
+    let at = |j: usize| -> Result<NewCell> {
+        Ok(match j.cmp(&idx) {
+            std::cmp::Ordering::Less => NewCell::Raw(l.cell(j)?),
+            std::cmp::Ordering::Equal => *cell,
+            std::cmp::Ordering::Greater => NewCell::Raw(l.cell(j - 1)?),
+        })
     };
+    let count = l.len() + 1;
+    // Walk inwards from the edge facing the sibling while the sibling stays within half,
+    // and past half while the leaf would still overflow and the sibling has room.
+    let mut received = neighbour.bytes;
+    let mut moving = 0;
+    while moving + 1 < count {
+        let j = if sibling_is_right {
+            count - 1 - moving
+        } else {
+            moving
+        };
+        let size = at(j)?.len() + node::SLOT;
+        let past_half = received + size > total / 2;
+        let leaf_fits = total - received <= usable;
+        if moving > 0 && past_half && (leaf_fits || received + size > usable) {
+            break;
+        }
+        received += size;
+        moving += 1;
+    }
+    if received > usable || total - received > usable {
+        // Large cells: no boundary leaves both pages within bounds.
+        return Ok(None);
+    }
+    let moved = if sibling_is_right {
+        count - moving..count
+    } else {
+        0..moving
+    };
+    let first_of_right = if sibling_is_right {
+        moved.start
+    } else {
+        moved.end
+    };
+    let separator = at(first_of_right)?.key(false).to_vec();
     let new_separator = NewCell::Branch {
-        key: &plan.separator,
+        key: &separator,
         child: dirty_ptr(if sibling_is_right { sibling } else { leaf }),
     };
-    if !node::fits_after_replace(
-        store.page(dirty_ptr(parent.page))?,
-        parent.page,
-        right_slot,
-        new_separator.len(),
-    )? {
-        return Ok(false);
+    let page = store.page(dirty_ptr(parent.page))?;
+    if !node::fits_after_replace(page, parent.page, right_slot, new_separator.len())? {
+        return Ok(None);
     }
+    let mut moved_cells = Vec::with_capacity(moved.len());
+    for j in moved.clone() {
+        if j != idx {
+            moved_cells.push(l.cell(if j < idx { j } else { j - 1 })?.to_vec());
+        }
+    }
+    Ok(Some(Plan {
+        moved,
+        separator,
+        moved_cells,
+        leaf_len: l.len(),
+        sibling_len,
+        sibling_is_right,
+        right_slot,
+    }))
+}
 
-    // Nothing has changed so far; from here every step is sure to fit.
+/// Carries out `plan`: every step is sure to fit.
+fn apply<S: PageStore + ?Sized>(
+    store: &mut S,
+    parent: &Step,
+    leaf: PageId,
+    sibling: PageId,
+    idx: usize,
+    cell: &NewCell,
+    plan: &Plan,
+) -> Result<()> {
     let moved = plan.moved.len();
     let new_cell_moves = plan.moved.contains(&idx);
     // Into the sibling, at its edge facing the leaf, in key order.
-    let base = if sibling_is_right { 0 } else { sibling_len };
-    let mut raw = moved_cells.iter();
+    let base = if plan.sibling_is_right {
+        0
+    } else {
+        plan.sibling_len
+    };
+    let mut raw = plan.moved_cells.iter();
     for (offset, j) in plan.moved.clone().enumerate() {
         let bytes;
         let to_insert = if j == idx {
@@ -199,15 +230,19 @@ fn share<S: PageStore + ?Sized>(
     let leaving = moved - usize::from(new_cell_moves);
     let leaf_page = store.page_mut(leaf);
     for gone in 0..leaving {
-        let at = if sibling_is_right {
-            leaf_len - 1 - gone
+        let at = if plan.sibling_is_right {
+            plan.leaf_len - 1 - gone
         } else {
             0
         };
         node::remove(leaf_page, leaf, at)?;
     }
     if !new_cell_moves {
-        let at = if sibling_is_right { idx } else { idx - moved };
+        let at = if plan.sibling_is_right {
+            idx
+        } else {
+            idx - moved
+        };
         if !node::try_insert(leaf_page, at, cell) {
             return Err(Error::corruption(
                 leaf,
@@ -215,9 +250,13 @@ fn share<S: PageStore + ?Sized>(
             ));
         }
     }
+    let new_separator = NewCell::Branch {
+        key: &plan.separator,
+        child: dirty_ptr(if plan.sibling_is_right { sibling } else { leaf }),
+    };
     let parent_page = store.page_mut(parent.page);
-    node::remove(parent_page, parent.page, right_slot)?;
-    let fitted = node::try_insert(parent_page, right_slot, &new_separator);
+    node::remove(parent_page, parent.page, plan.right_slot)?;
+    let fitted = node::try_insert(parent_page, plan.right_slot, &new_separator);
     debug_assert!(fitted, "the parent had room for the new separator");
-    Ok(true)
+    Ok(())
 }

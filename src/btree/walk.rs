@@ -39,7 +39,7 @@ fn seal_page<S: PageStore + ?Sized>(store: &mut S, id: PageId, depth: usize) -> 
         if node.is_branch() {
             for i in 0..node.len() {
                 let child = node.child(i)?;
-                if child.crc == 0 {
+                if child.is_unsealed() {
                     dirty.push((i, child));
                 }
             }

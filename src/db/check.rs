@@ -131,7 +131,7 @@ impl Database {
     pub fn check(&self) -> Result<CheckReport> {
         let rtx = self.begin_read()?;
         let snapshot = rtx.snapshot();
-        let pages = snapshot.verified_pages();
+        let pages = snapshot.pages_all_hashed();
         let meta = &snapshot.meta;
         self.plausible_high_water(meta.high_water)?;
         let mut marks = PageMarks::new(meta.high_water);

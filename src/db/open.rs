@@ -13,8 +13,7 @@ use crate::pager::wal::{WalIndex, WalLog, checkpoint};
 use crate::pager::{ReadPages, VerifiedPages};
 use crate::plant::{Bug, planted};
 use crate::txn::{
-    Published, Recovery, Shared, Snapshot, TableRecord, WalSnapshot, WalState, WriterSlot,
-    WriterState,
+    Published, Recovery, Shared, Snapshot, TableRecord, WalState, WriterSlot, WriterState,
 };
 use std::fs;
 use std::path::Path;
@@ -113,21 +112,30 @@ fn main_meta(
     Ok((meta, fell_back, metas))
 }
 
+/// What the open knows of the main file: its length and map, the meta chosen, every valid
+/// meta.
+struct MainFile {
+    len: u64,
+    map: Arc<Mapping>,
+    meta: Meta,
+    metas: Vec<Meta>,
+}
+
 pub(super) fn open_storage(
     storage: Box<dyn Storage>,
     log_storage: Option<Box<dyn Storage>>,
     options: &Builder,
 ) -> Result<Shared> {
-    let mut file_len = storage.len()?;
-    if file_len == 0 && !options.read_only {
+    let mut len = storage.len()?;
+    if len == 0 && !options.read_only {
         initialise(&*storage, options.page_size, options.mode)?;
         if !planted(Bug::NoDirectorySync) {
             storage.sync_directory()?;
         }
-        file_len = storage.len()?;
+        len = storage.len()?;
     }
-    let mut map = Arc::new(storage.map(file_len)?);
-    let (mut meta, fell_back, mut metas) = main_meta(&*storage, file_len, &map)?;
+    let map = Arc::new(storage.map(len)?);
+    let (meta, fell_back, metas) = main_meta(&*storage, len, &map)?;
     if options.refuse_fallback
         && let Some(fell_back) = &fell_back
     {
@@ -142,59 +150,116 @@ pub(super) fn open_storage(
             requested: options.mode,
         });
     }
-    let page_size = meta.page_size as usize;
+    let mut main = MainFile {
+        len,
+        map,
+        meta,
+        metas,
+    };
     let mut recovery = Recovery::default();
-    let mut wal = None;
-    if let Some(log_storage) = log_storage {
-        let started = Instant::now();
-        let (mut log, recovered) = WalLog::open(log_storage, page_size)?;
-        recovery.frames = recovered.frames;
-        recovery.bytes = recovered.bytes;
-        let mut index = recovered.index;
-        // A logged commit the file already names may still be missing pages in the file (a
-        // checkpoint interrupted before its sync): redo it too; the copy is idempotent.
-        if let Some(logged) = recovered.meta.filter(|m| m.txn_id >= meta.txn_id) {
-            if options.read_only {
-                // Serve the logged commits from the log without touching the file.
-                meta = logged;
-            } else {
-                // Redo: copy the logged pages into place, then start the log over.
-                match checkpoint(&*storage, file_len, &mut log, &index, &logged) {
-                    Ok(len) => {
-                        file_len = len;
-                        log.reset(true)?;
-                        index = WalIndex::default();
-                        map = Arc::new(storage.map(file_len)?);
-                        (meta, _, metas) = main_meta(&*storage, file_len, &map)?;
-                    }
-                    Err(e) if e.is_storage_full() => {
-                        // An open never needs room: the logged commits are served from the
-                        // log, and the copy waits for a later checkpoint (DESIGN.md,
-                        // "Commit, reads, checkpoints"). The copy may have written some
-                        // pages in place: only pages the log holds newer versions of.
-                        log::warn!(
-                            "bough: no room to copy the log into the file at open ({e}); \
-                             serving the log, the checkpoint waits for room"
-                        );
-                        file_len = storage.len()?;
-                        map = Arc::new(storage.map(file_len)?);
-                        meta = logged;
-                    }
-                    Err(e) => return Err(e),
-                }
+    let wal = match log_storage {
+        Some(log_storage) => Some(recover_log(
+            &*storage,
+            log_storage,
+            options,
+            &mut main,
+            &mut recovery,
+        )?),
+        None => None,
+    };
+    let mut durable_txn = main.meta.txn_id.0;
+    if !options.read_only {
+        // Everything the chosen meta reaches is whole (verified above, or written by a
+        // two-sync commit), but the previous process may have died before its last sync, and
+        // may have grown the file: one fsync makes the meta, its pages and the length durable
+        // before any page the meta frees can be reused.
+        storage.sync(true)?;
+    } else if !main.meta.pages_synced_first {
+        durable_txn = 0;
+    }
+    Ok(shared(
+        storage,
+        options,
+        main,
+        wal,
+        recovery,
+        fell_back,
+        durable_txn,
+    ))
+}
+
+/// Replays the log beside the file (log mode): a logged commit the file already names may
+/// still be missing pages in the file (a checkpoint interrupted before its sync), so the
+/// newest logged commit is copied into the file again (the copy is idempotent) and the log
+/// starts over; a read-only open, or one without room for the copy, serves the logged
+/// commits from the log instead.
+fn recover_log(
+    storage: &dyn Storage,
+    log_storage: Box<dyn Storage>,
+    options: &Builder,
+    main: &mut MainFile,
+    recovery: &mut Recovery,
+) -> Result<WalState> {
+    let started = Instant::now();
+    let (mut log, recovered) = WalLog::open(log_storage, main.meta.page_size as usize)?;
+    recovery.frames = recovered.frames;
+    recovery.bytes = recovered.bytes;
+    let mut index = recovered.index;
+    let logged = recovered.meta.filter(|m| m.txn_id >= main.meta.txn_id);
+    match logged {
+        Some(logged) if options.read_only => main.meta = logged,
+        Some(logged) => match checkpoint(storage, main.len, &mut log, &index, &logged) {
+            Ok(len) => {
+                log.reset(true)?;
+                index = WalIndex::default();
+                main.len = len;
+                main.map = Arc::new(storage.map(len)?);
+                (main.meta, _, main.metas) = main_meta(storage, len, &main.map)?;
             }
-        } else if !options.read_only {
+            Err(e) if e.is_storage_full() => {
+                // An open never needs room (DESIGN.md, "A full disk"): the copy waits for a
+                // later checkpoint. The pages it wrote in place have newer versions in the log.
+                log::warn!(
+                    "bough: no room to copy the log into the file at open ({e}); \
+                     serving the log, the checkpoint waits for room"
+                );
+                main.len = storage.len()?;
+                main.map = Arc::new(storage.map(main.len)?);
+                main.meta = logged;
+            }
+            Err(e) => return Err(e),
+        },
+        None if !options.read_only => {
             // Start over under a new salt, synced, so frames a crash left behind can never be
             // taken for part of a later transaction with a reused id.
             log.reset(true)?;
             index = WalIndex::default();
         }
-        recovery.time = started.elapsed();
-        wal = Some(WalState {
-            log,
-            index: Arc::new(RwLock::new(index)),
-        });
+        None => {}
     }
+    recovery.time = started.elapsed();
+    Ok(WalState {
+        log,
+        index: Arc::new(RwLock::new(index)),
+    })
+}
+
+/// The state every transaction of the open database shares.
+fn shared(
+    storage: Box<dyn Storage>,
+    options: &Builder,
+    main: MainFile,
+    wal: Option<WalState>,
+    recovery: Recovery,
+    fell_back: Option<FallBack>,
+    durable_txn: u64,
+) -> Shared {
+    let MainFile {
+        len,
+        map,
+        meta,
+        metas,
+    } = main;
     let last_txn = metas
         .iter()
         .map(|m| m.txn_id.0)
@@ -205,30 +270,17 @@ pub(super) fn open_storage(
     for m in &metas {
         slot_high_water[m.slot() as usize] = m.high_water;
     }
-    let mut durable_txn = meta.txn_id.0;
-    if !options.read_only {
-        // Everything the chosen meta reaches is whole (verified above, or written by a
-        // two-sync commit), but the previous process may have died before its last sync, and
-        // may have grown the file: one fsync makes the meta, its pages and the length durable
-        // before any page the meta frees can be reused.
-        storage.sync(true)?;
-    } else if !meta.pages_synced_first {
-        durable_txn = 0;
-    }
     let verified = Arc::new(VerifiedPages::default());
-    let snapshot = Arc::new(Snapshot {
-        meta: meta.clone(),
-        map: map.clone(),
-        verify: options.verify_checksums,
-        verified: verified.clone(),
-        wal: wal.as_ref().map(|w: &WalState| WalSnapshot {
-            map: w.log.map().clone(),
-            index: w.index.clone(),
-        }),
-    });
-    Ok(Shared {
+    let snapshot = Arc::new(Snapshot::new(
+        meta.clone(),
+        map.clone(),
+        options.verify_checksums,
+        verified.clone(),
+        wal.as_ref(),
+    ));
+    Shared {
         storage: Arc::from(storage),
-        page_size,
+        page_size: meta.page_size as usize,
         verify: options.verify_checksums,
         verified,
         durability: options.durability,
@@ -250,14 +302,14 @@ pub(super) fn open_storage(
             freelist: None,
             last_txn,
             map,
-            file_len,
+            file_len: len,
             length_unsynced: false,
             slot_high_water,
             poisoned: false,
             wal,
         }),
         reader_left: Condvar::new(),
-    })
+    }
 }
 
 /// Makes the directory entries of `path`'s directory durable.
@@ -502,4 +554,42 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(txn: u64, high_water: u64, trusted: bool) -> Meta {
+        Meta {
+            txn_id: TxnId(txn),
+            high_water,
+            pages_synced_first: trusted,
+            ..first_meta(4096, Mode::CopyOnWrite)
+        }
+    }
+
+    #[test]
+    fn the_newest_meta_is_taken_when_whole() {
+        let metas = [meta(7, 10, true), meta(6, 10, false)];
+        let (chosen, fell_back) = choose_meta(&Mapping::Empty, &metas, 10 * 4096).unwrap();
+        assert_eq!(chosen.txn_id, TxnId(7));
+        assert!(fell_back.is_none());
+    }
+
+    #[test]
+    fn a_newest_meta_past_the_file_end_lost_its_growth_and_the_older_one_is_opened() {
+        let metas = [meta(7, 20, true), meta(6, 10, false)];
+        let (chosen, fell_back) = choose_meta(&Mapping::Empty, &metas, 10 * 4096).unwrap();
+        assert_eq!(chosen.txn_id, TxnId(6));
+        let fell_back = fell_back.expect("the fall-back is reported");
+        assert_eq!((fell_back.dropped_txn, fell_back.opened_txn), (7, 6));
+        assert!(!fell_back.reason.is_empty());
+    }
+
+    #[test]
+    fn a_lone_meta_that_is_not_whole_fails_the_open() {
+        let metas = [meta(7, 20, true)];
+        assert!(choose_meta(&Mapping::Empty, &metas, 10 * 4096).is_err());
+    }
 }

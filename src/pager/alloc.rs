@@ -375,7 +375,6 @@ impl Allocator {
     /// returns where the log now ends. Call once, after every tree change.
     pub(crate) fn save_freelist(&mut self) -> SavedFreelist {
         self.saved = true;
-        let page_size = self.page_size;
         let own = self.settle_frees();
         // A compaction rewrites the freelist's own pages too once any lies past its limit.
         let chain_too_high = self
@@ -383,77 +382,121 @@ impl Allocator {
             .is_some_and(|limit| self.freelist.chain.iter().any(|&id| id >= limit));
         let chain_holds_tail = self.chain_holds_tail();
         let rewrite = self.trim_tail() || chain_too_high || chain_holds_tail;
+        let own = match rewrite {
+            true => own,
+            false => match self.save_in_meta(own) {
+                Ok(saved) => return saved,
+                Err(own) => own,
+            },
+        };
         // Rewritten to let the tail go: its new pages go as low as they can.
         let lowest_first = self.compact_limit.is_none() && chain_holds_tail;
         if lowest_first {
             self.compact_limit = Some(self.high_water);
         }
-        let held = &mut self.freelist.records_in_meta;
-        let own_bytes = freelist_page::records_len(&own);
-        if !rewrite
-            && (own_bytes == 0
-                || freelist_page::records_len(held.iter()) + own_bytes <= self.records_capacity)
-        {
-            // Small enough for the meta page, after the records earlier metas held: no
-            // freelist page is written (DESIGN.md, "Freelist and reader tracking").
-            held.extend(own.into_iter().filter(|r| !r.2.is_empty()));
-            self.taken.clear();
-            return SavedFreelist {
-                head: self.freelist.head,
-                records_in_meta: held.clone(),
-                pages: Vec::new(),
-            };
-        }
         // The meta's records go to pages with this commit's own, which start at `own_at`.
-        let mut records = std::mem::take(held);
+        let mut records = std::mem::take(&mut self.freelist.records_in_meta);
         let own_at = records.len();
         records.extend(own);
-        let new_pages = pages_needed(&records, page_size);
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
-        let snapshot_pages = self.freelist.snapshot_pages(page_size);
-        let snapshot = rewrite || self.freelist.chain.len() + new_pages > 2 * snapshot_pages + 2;
-        let mut pages: Vec<u64> = Vec::new();
-        if snapshot {
-            let old_chain = std::mem::take(&mut self.freelist.chain);
-            let old_written = std::mem::take(&mut self.freelist.chain_written);
-            for (id, written) in old_chain.into_iter().zip(old_written) {
-                let pending = if written > self.durable_txn {
-                    &mut self.freelist.pending_volatile
-                } else {
-                    &mut self.freelist.pending
-                };
-                pending.entry(self.txn).or_default().push(id);
+        let snapshot_pages = self.freelist.snapshot_pages(self.page_size);
+        let chain_after = self.freelist.chain.len() + pages_needed(&records, self.page_size);
+        let snapshot = rewrite || chain_after > 2 * snapshot_pages + 2;
+        let pages = match snapshot {
+            true => {
+                let pages = self.pages_for_snapshot();
+                records = self.freelist.snapshot_records();
+                pages
             }
-            while pages.len() < self.freelist.snapshot_pages(page_size) {
-                // Taken straight from the state being written: no consumed record needed.
-                let id = match self.take_ready(Stream::Freelist) {
-                    Some(id) => id,
-                    None => self.alloc_page(Stream::Freelist),
-                };
-                pages.push(id);
-            }
-            records = self.freelist.snapshot_records();
-        } else {
-            while pages.len() < pages_needed(&records, page_size) {
-                let taken_before = self.taken.len();
-                let id = self.alloc_page(Stream::Freelist);
-                if self.taken.len() > taken_before {
-                    // Taken from the free set: either a page this commit is about to record as
-                    // free (then it simply is not), or one recorded free earlier (then it is
-                    // recorded as consumed).
-                    let newly_free = &mut records[own_at + 1].2;
-                    match newly_free.iter().position(|&f| f == id) {
-                        Some(at) => {
-                            newly_free.swap_remove(at);
-                        }
-                        None => records[own_at].2.push(id),
-                    }
-                }
-                pages.push(id);
-            }
+            false => self.pages_for_records(&mut records, own_at),
+        };
+        let saved = self.write_chain(pages, &records, snapshot);
+        if lowest_first {
+            self.compact_limit = None;
         }
-        let packed = freelist_page::pack(&records, page_size);
+        saved
+    }
+
+    /// Adds `own` to the records the meta page holds if they all fit there (no freelist page
+    /// is written: DESIGN.md, "Freelist and reader tracking"); else hands `own` back.
+    fn save_in_meta(&mut self, own: Vec<RecordParts>) -> Result<SavedFreelist, Vec<RecordParts>> {
+        let held = &mut self.freelist.records_in_meta;
+        let own_bytes = freelist_page::records_len(&own);
+        if own_bytes > 0
+            && freelist_page::records_len(held.iter()) + own_bytes > self.records_capacity
+        {
+            return Err(own);
+        }
+        held.extend(own.into_iter().filter(|r| !r.2.is_empty()));
+        self.taken.clear();
+        Ok(SavedFreelist {
+            head: self.freelist.head,
+            records_in_meta: held.clone(),
+            pages: Vec::new(),
+        })
+    }
+
+    /// Frees the old chain under this transaction's id and takes the pages a snapshot of the
+    /// whole freelist needs.
+    fn pages_for_snapshot(&mut self) -> Vec<u64> {
+        let old_chain = std::mem::take(&mut self.freelist.chain);
+        let old_written = std::mem::take(&mut self.freelist.chain_written);
+        for (id, written) in old_chain.into_iter().zip(old_written) {
+            let pending = if written > self.durable_txn {
+                &mut self.freelist.pending_volatile
+            } else {
+                &mut self.freelist.pending
+            };
+            pending.entry(self.txn).or_default().push(id);
+        }
+        let mut pages = Vec::new();
+        while pages.len() < self.freelist.snapshot_pages(self.page_size) {
+            // Taken straight from the state being written: no consumed record needed.
+            let id = match self.take_ready(Stream::Freelist) {
+                Some(id) => {
+                    self.fresh.insert(id);
+                    id
+                }
+                None => self.alloc_page(Stream::Freelist),
+            };
+            pages.push(id);
+        }
+        pages
+    }
+
+    /// Takes the pages `records` need, recording each one taken from the free set in them:
+    /// either a page this commit is about to record as free (then it simply is not), or one
+    /// recorded free earlier (then it is recorded as consumed). This commit's records start
+    /// at `own_at`: consumed first, then its newly free pages.
+    fn pages_for_records(&mut self, records: &mut [RecordParts], own_at: usize) -> Vec<u64> {
+        let mut pages = Vec::new();
+        while pages.len() < pages_needed(records, self.page_size) {
+            let taken_before = self.taken.len();
+            let id = self.alloc_page(Stream::Freelist);
+            if self.taken.len() > taken_before {
+                let newly_free = &mut records[own_at + 1].2;
+                match newly_free.iter().position(|&f| f == id) {
+                    Some(at) => {
+                        newly_free.swap_remove(at);
+                    }
+                    None => records[own_at].2.push(id),
+                }
+            }
+            pages.push(id);
+        }
+        pages
+    }
+
+    /// Writes `records` onto `pages` as the new head of the chain (the whole chain if
+    /// `snapshot`) and returns where the log now ends.
+    fn write_chain(
+        &mut self,
+        mut pages: Vec<u64>,
+        records: &[RecordParts],
+        snapshot: bool,
+    ) -> SavedFreelist {
+        let packed = freelist_page::pack(records, self.page_size);
         let mut next = if snapshot { None } else { self.freelist.head };
         let mut written = Vec::with_capacity(pages.len());
         // Built from the tail: `pages[0]` becomes the head. The log replays oldest first, so
@@ -484,9 +527,6 @@ impl Allocator {
         self.freelist.chain_written = written_by;
         self.freelist.head = next;
         self.taken.clear();
-        if lowest_first {
-            self.compact_limit = None;
-        }
         SavedFreelist {
             head: next,
             records_in_meta: Vec::new(),

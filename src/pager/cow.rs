@@ -41,7 +41,8 @@ pub(crate) struct CowPager {
     /// A savepoint was taken: pages stay in memory until the commit (a savepoint's copy of a
     /// spilled page refers to the bytes in the file, which a second spill would overwrite).
     no_spills: bool,
-    grew: bool,
+    /// The file's length changed since it was last synced (the commit must sync it).
+    length_unsynced: bool,
 }
 
 /// What a write transaction starts from.
@@ -84,7 +85,7 @@ impl CowPager {
             ),
             budget: start.dirty_budget,
             no_spills: false,
-            grew: start.length_unsynced,
+            length_unsynced: start.length_unsynced,
         }
     }
 
@@ -155,9 +156,9 @@ impl CowPager {
         &self.map
     }
 
-    /// Whether the file grew since its length was last synced (the commit must sync it).
-    pub(crate) fn grew(&self) -> bool {
-        self.grew
+    /// Whether the file's length changed since it was last synced (the commit must sync it).
+    pub(crate) fn length_unsynced(&self) -> bool {
+        self.length_unsynced
     }
 
     /// Maps the file again, for storage whose maps do not show later writes.
@@ -180,7 +181,7 @@ impl CowPager {
             .next_multiple_of(self.page_size as u64);
         self.storage.set_len(target)?;
         self.file_len = target;
-        self.grew = true;
+        self.length_unsynced = true;
         self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, target)?);
         Ok(())
     }
@@ -241,6 +242,12 @@ impl CowPager {
     /// Writes pages `ids` (sorted) of `dirty` to their places in the file, coalescing
     /// neighbours.
     fn write_pages(&self, dirty: &DirtyPages, ids: &[u64]) -> Result<()> {
+        // I2 (DESIGN.md, "Invariants"): only pages this transaction allocated are written, so
+        // no page a committed meta or a live snapshot reaches is ever overwritten.
+        debug_assert!(
+            ids.iter().all(|&id| self.alloc.is_fresh(PageId(id))),
+            "writing a page this transaction did not allocate"
+        );
         let pages_per_write = (MAX_WRITE / self.page_size).max(1);
         let mut buffer: Vec<u8> = Vec::new();
         let mut start = 0;

@@ -16,6 +16,8 @@ pub(crate) mod wal;
 
 pub(crate) use cow::{CowPager, PagerStart};
 pub(crate) use dirty::DirtyPages;
+#[cfg(test)]
+pub(crate) use dirty::{empty_node, seal};
 pub(crate) use freelist::FreeList;
 pub(crate) use read::{ReadPages, WalRead};
 pub(crate) use verified::VerifiedPages;

@@ -3,7 +3,7 @@
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
 use super::catalog::{TableState, TableTypes};
-use super::{Shared, Snapshot, TableRecord, WalSnapshot, WriterState};
+use super::{Shared, Snapshot, TableRecord, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
 use crate::format::Meta;
@@ -76,7 +76,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     if let TxnPager::Cow(cow) = &pager {
         state.map = cow.map().clone();
         state.file_len = cow.file_len();
-        state.length_unsynced = cow.grew() && (outcome.is_err() || !durable);
+        state.length_unsynced = cow.length_unsynced() && (outcome.is_err() || !durable);
     }
     let meta = match outcome {
         Ok(meta) => meta,
@@ -117,16 +117,13 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
 
 /// Makes `meta` the snapshot new readers see.
 fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option<u64>) {
-    let snapshot = Arc::new(Snapshot {
+    let snapshot = Arc::new(Snapshot::new(
         meta,
-        map: state.map.clone(),
-        verify: shared.verify,
-        verified: shared.verified.clone(),
-        wal: state.wal.as_ref().map(|w| WalSnapshot {
-            map: w.log.map().clone(),
-            index: w.index.clone(),
-        }),
-    });
+        state.map.clone(),
+        shared.verify,
+        shared.verified.clone(),
+        state.wal.as_ref(),
+    ));
     // Log mode reuses freed pages at once: no reader holds any back.
     let pending = match (&state.freelist, shared.mode) {
         (Some(freelist), Mode::CopyOnWrite) => freelist.pending_by_txn(),
@@ -205,7 +202,7 @@ fn persist_in_file(
     let storage = &shared.storage;
     // Growth must be durable before (two-phase) or with (one-sync) the meta that points
     // into it: fdatasync does not persist a new length on every filesystem.
-    let grew = pager.grew() && !planted(Bug::NoSyncAfterGrowth);
+    let grew = pager.length_unsynced() && !planted(Bug::NoSyncAfterGrowth);
     if two_phase && !planted(Bug::NoSyncBeforeMeta) {
         storage.sync(grew).map_err(sync_failed)?;
     }
@@ -334,17 +331,15 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
         return Ok(true);
     }
     wal.index = fresh;
-    published.snapshot = Arc::new(Snapshot {
-        meta: state.meta.clone(),
-        map: state.map.clone(),
-        verify: shared.verify,
-        verified: shared.verified.clone(),
-        wal: Some(WalSnapshot {
-            map: wal.log.map().clone(),
-            index: wal.index.clone(),
-        }),
-    });
+    published.snapshot = Arc::new(Snapshot::new(
+        state.meta.clone(),
+        state.map.clone(),
+        shared.verify,
+        shared.verified.clone(),
+        state.wal.as_ref(),
+    ));
     drop(published);
+    let wal = state.wal.as_mut().expect("log mode has a log");
     wal.log.reset(true)?;
     Ok(true)
 }

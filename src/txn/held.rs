@@ -111,12 +111,12 @@ impl HeldWrites {
         self.entries.get(key).map(|held| held.value.as_deref())
     }
 
-    /// For a held key: whether its write inserts a value (not a removal), and whether the
-    /// tree has the key, if known.
-    pub(crate) fn write_of(&self, key: &[u8]) -> Option<(bool, Option<bool>)> {
-        self.entries
-            .get(key)
-            .map(|held| (held.value.is_some(), held.in_tree.get()))
+    /// The held write of `key`, if any, as `remove` needs to know it.
+    pub(crate) fn write_of(&self, key: &[u8]) -> Option<HeldWrite> {
+        self.entries.get(key).map(|held| HeldWrite {
+            inserts: held.value.is_some(),
+            in_tree: held.in_tree.get(),
+        })
     }
 
     /// Holds the write of `value` (or the removal, `None`) under `key`; `in_tree` says whether
@@ -245,6 +245,15 @@ impl HeldWrites {
     }
 }
 
+/// What a held write does to its key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldWrite {
+    /// It inserts a value (else it removes the key).
+    pub inserts: bool,
+    /// Whether the tree has the key, if known.
+    pub in_tree: Option<bool>,
+}
+
 /// Held entries in key order, from either end: `None` for a held removal.
 #[derive(Debug)]
 pub(crate) struct HeldRange<'a> {
@@ -264,5 +273,63 @@ impl DoubleEndedIterator for HeldRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let (key, held) = self.inner.as_mut()?.next_back()?;
         Some((key, held.value.as_deref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_write_per_key_counts_once_and_a_removal_of_an_absent_key_goes() {
+        let mut held = HeldWrites::new(1 << 20);
+        assert!(!held.hold(b"a", Some(b"1"), Some(false)));
+        held.hold(b"a", Some(b"22"), Some(false));
+        assert_eq!(held.get(b"a"), Some(Some(&b"22"[..])));
+        assert_eq!(held.count(), 1);
+        assert!(held.write_of(b"a").is_some_and(|w| w.inserts));
+        // Removing a held value whose key the tree lacks leaves nothing to apply.
+        held.hold(b"a", None, Some(false));
+        assert_eq!(held.get(b"a"), None);
+        assert!(held.is_empty());
+        assert_eq!(held.bytes(), 0, "every byte given back");
+    }
+
+    #[test]
+    fn the_count_change_looks_each_unknown_key_up_once() {
+        let mut held = HeldWrites::new(1 << 20);
+        held.hold(b"new", Some(b"v"), Some(false)); // +1
+        held.hold(b"old", None, Some(true)); // -1
+        held.hold(b"maybe", Some(b"v"), None); // +1 if the tree lacks it
+        held.hold(b"also", None, None); // -1 if the tree has it
+        let asked = std::cell::RefCell::new(Vec::new());
+        let in_tree = |key: &[u8]| {
+            asked.borrow_mut().push(key.to_vec());
+            Ok(key == b"also")
+        };
+        assert_eq!(held.len_change(in_tree).unwrap(), 0);
+        assert_eq!(asked.borrow().len(), 2, "the two unknown keys");
+        assert_eq!(
+            held.len_change(|_| unreachable!()).unwrap(),
+            0,
+            "resolved once"
+        );
+        let keys: Vec<&[u8]> = held
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            keys,
+            [&b"also"[..], b"maybe", b"new", b"old"],
+            "in key order"
+        );
+    }
+
+    #[test]
+    fn holding_reports_when_the_capacity_is_reached() {
+        let mut held = HeldWrites::new(200);
+        let full = (0..100u8).any(|i| held.hold(&[i], Some(&[0; 50]), Some(false)));
+        assert!(full);
+        assert!(held.bytes() >= 200);
     }
 }

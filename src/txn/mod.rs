@@ -27,7 +27,7 @@ pub use read::{ReadTable, ReadTransaction};
 pub use readers::ReaderInfo;
 pub use savepoint::Savepoint;
 pub(crate) use shared::{Published, Recovery, Shared, WalState, WriterState};
-pub(crate) use snapshot::{Snapshot, WalSnapshot};
+pub(crate) use snapshot::Snapshot;
 pub use spec::TableSpec;
 pub use table::Table;
 pub use write::WriteTransaction;

@@ -6,6 +6,7 @@ use crate::ids::Ptr;
 use crate::io::Mapping;
 use crate::pager::wal::WalIndex;
 use crate::pager::{PageSource, ReadPages, VerifiedPages, WalRead};
+use crate::txn::WalState;
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug)]
@@ -25,6 +26,27 @@ pub(crate) struct WalSnapshot {
 }
 
 impl Snapshot {
+    /// The snapshot of `meta`, read through `map` and, in log mode, `wal`'s log as it is
+    /// now.
+    pub(crate) fn new(
+        meta: Meta,
+        map: Arc<Mapping>,
+        verify: bool,
+        verified: Arc<VerifiedPages>,
+        wal: Option<&WalState>,
+    ) -> Self {
+        Snapshot {
+            meta,
+            map,
+            verify,
+            verified,
+            wal: wal.map(|w| WalSnapshot {
+                map: w.log.map().clone(),
+                index: w.index.clone(),
+            }),
+        }
+    }
+
     pub(crate) fn pages(&self) -> ReadPages<'_> {
         ReadPages {
             map: &self.map,
@@ -42,7 +64,7 @@ impl Snapshot {
 
     /// The same pages, every one hashed whatever the database's setting and whatever was
     /// hashed before (the integrity check).
-    pub(crate) fn verified_pages(&self) -> ReadPages<'_> {
+    pub(crate) fn pages_all_hashed(&self) -> ReadPages<'_> {
         ReadPages {
             verify: true,
             verified: None,

@@ -370,12 +370,12 @@ fn remove_held(
     key: &[u8],
 ) -> Result<bool> {
     let write = held.write_of(key);
-    if let Some((false, _)) = write {
+    if write.is_some_and(|w| !w.inserts) {
         // Removed already.
         return Ok(false);
     }
     // Looked up for a held value too, so that one the tree lacks can simply go.
-    let in_tree = match write.and_then(|(_, in_tree)| in_tree) {
+    let in_tree = match write.and_then(|w| w.in_tree) {
         Some(in_tree) => in_tree,
         None => btree::contains(&*store, state.root, key)?,
     };

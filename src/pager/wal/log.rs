@@ -25,7 +25,7 @@ pub(crate) struct WalLog {
     end: u64,
     file_len: u64,
     map: Arc<Mapping>,
-    grew: bool,
+    length_unsynced: bool,
 }
 
 /// What a scan of the log found.
@@ -63,7 +63,7 @@ impl WalLog {
             end: LOG_HEADER,
             file_len,
             map,
-            grew: false,
+            length_unsynced: false,
         };
         let header = log.read_exact_at(0, LOG_HEADER as usize);
         let valid = header.as_deref().and_then(|h| {
@@ -236,15 +236,15 @@ impl WalLog {
         let target = need.max(self.file_len + step);
         self.storage.set_len(target)?;
         self.file_len = target;
-        self.grew = true;
+        self.length_unsynced = true;
         self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, target)?);
         Ok(())
     }
 
     /// Makes every appended frame durable.
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
-        self.storage.sync(self.grew)?;
-        self.grew = false;
+        self.storage.sync(self.length_unsynced)?;
+        self.length_unsynced = false;
         Ok(())
     }
 
@@ -266,7 +266,7 @@ impl WalLog {
         self.storage.write_at(&header, 0)?;
         if sync || fresh {
             self.storage.sync(true)?;
-            self.grew = false;
+            self.length_unsynced = false;
         }
         if fresh {
             self.storage.sync_directory()?;
@@ -289,7 +289,7 @@ impl WalLog {
         }
         self.storage.set_len(keep)?;
         self.file_len = keep;
-        self.grew = true;
+        self.length_unsynced = true;
         self.map = Arc::new(crate::io::map_resized(&*self.storage, &self.map, keep)?);
         Ok(())
     }
