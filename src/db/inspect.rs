@@ -138,11 +138,23 @@ impl ReadTransaction {
                 ),
             )));
         }
-        let bytes = match id {
-            0 | 1 => snapshot.map.slice(id * page_size as u64, page_size),
-            _ => snapshot.pages().raw(PageId(id), 1).ok(),
-        }
-        .ok_or_else(|| Error::corruption(id, "page lies beyond the end of the file"))?;
+        let logged = snapshot.wal.as_ref().is_some_and(|wal| {
+            let index = wal.index.read().unwrap_or_else(|e| e.into_inner());
+            index.lookup(id, snapshot.meta.txn_id.0).is_some()
+        });
+        let bytes = match logged {
+            true => snapshot.pages().raw(PageId(id), 1)?.to_vec(),
+            // Read, not touched through the map: a free page may never have been written,
+            // and touching such a hole through a map can raise SIGBUS on a full filesystem
+            // (DESIGN.md, "A full disk").
+            false => {
+                let mut page = vec![0u8; page_size];
+                self.read_main_file(&mut page, id * page_size as u64)
+                    .map_err(|_| Error::corruption(id, "page lies beyond the end of the file"))?;
+                page
+            }
+        };
+        let bytes = &bytes[..];
         if id < 2 {
             return Ok(meta_info(id, bytes));
         }

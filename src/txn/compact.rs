@@ -24,6 +24,15 @@ impl WriteTransaction {
         self.tables.borrow_mut().pager().high_water()
     }
 
+    /// Table `name`, if it still exists (another writer may have deleted it since the
+    /// compaction listed the tables; opening it would create it again).
+    fn existing_table(&self, name: &str) -> Result<Option<super::Table<'_>>> {
+        match self.list_tables()?.iter().any(|t| t == name) {
+            true => self.open_table(name).map(Some),
+            false => Ok(None),
+        }
+    }
+
     /// Packs the underfull leaves of table `name` from the leaf holding `from` on, up to
     /// `max_leaves` leaves, each written back through a sorted merge, which repacks the leaves
     /// it reaches, as full as they go. Returns how many leaves were chosen and where the next step starts
@@ -34,7 +43,9 @@ impl WriteTransaction {
         from: Option<&[u8]>,
         max_leaves: usize,
     ) -> Result<(u64, Option<Vec<u8>>)> {
-        let mut table = self.open_table(name)?;
+        let Some(mut table) = self.existing_table(name)? else {
+            return Ok((0, None));
+        };
         table.write(|store, state, _| {
             let (entries, next) = btree::leaves_to_pack(&*store, state.root, from, max_leaves)?;
             let writes: Vec<btree::Write> = entries
@@ -64,7 +75,9 @@ impl WriteTransaction {
     /// Moves up to `budget` pages of table `name` from past the compaction limit to free
     /// pages below it.
     pub(crate) fn relocate_table(&self, name: &str, budget: u64) -> Result<btree::Relocated> {
-        let mut table = self.open_table(name)?;
+        let Some(mut table) = self.existing_table(name)? else {
+            return Ok(btree::Relocated::default());
+        };
         table.write(|store, state, _| {
             let relocated = btree::relocate_tree(store, state.root, budget)?;
             if relocated.root != state.root {

@@ -80,6 +80,11 @@ impl ReadTransaction {
         self.shared.mode
     }
 
+    /// Reads bytes of the database file itself with a system call (page inspection).
+    pub(crate) fn read_main_file(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.shared.storage.read_at(buf, offset)
+    }
+
     pub(crate) fn snapshot_ref(&self) -> &Snapshot {
         &self.snapshot
     }
