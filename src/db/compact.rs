@@ -16,6 +16,9 @@ const PACK_PASSES_UNTIL: u64 = 16;
 const MOVE_STEP_PAGES: u64 = 2048;
 /// Moving steps in a row that may find no room before compaction stops waiting for readers.
 const MAX_STEPS: u64 = 1 << 20;
+/// Compaction waits at most this long in all for readers of older snapshots: a reader
+/// begun on another thread may have moved to the calling thread, which then cannot end it.
+const MAX_READER_WAIT: Duration = Duration::from_secs(60);
 /// Commits that may be needed after the moves: one to release the pages they freed and
 /// lower the high-water mark, one more so that both metas name the lower mark.
 const TAIL_COMMITS: usize = 3;
@@ -46,9 +49,9 @@ impl Database {
     /// after its last live page. The work is done in small commits, each a bounded step, so
     /// other writers wait at most one step and readers keep reading their snapshots
     /// throughout. Pages that readers of older snapshots hold back cannot be reused while
-    /// they live: compaction waits for such readers on other threads to finish (a reader on
-    /// the calling thread cannot finish meanwhile, so it is not waited for: the file then
-    /// shrinks by what could be done without its pages). In log mode the log is copied into
+    /// they live: compaction waits for such readers on other threads to finish, a minute at
+    /// most in all (a reader on the calling thread cannot finish meanwhile, so it is not
+    /// waited for: the file then shrinks by what could be done without its pages). In log mode the log is copied into
     /// the file first and after. Read-only handles give [`Error::ReadOnly`](crate::Error::ReadOnly).
     pub fn compact(&self) -> Result<CompactionReport> {
         let started = Instant::now();
@@ -188,8 +191,8 @@ impl Database {
         self.shared.published().snapshot.meta.txn_id.0
     }
 
-    /// Waits until no reader of a snapshot older than `txn` lives on another thread;
-    /// returns whether there was one to wait for.
+    /// Waits until no reader of a snapshot older than `txn` lives on another thread (within
+    /// what is left of `MAX_READER_WAIT`); returns whether there was one to wait for.
     fn wait_for_older_readers(&self, txn: u64, report: &mut CompactionReport) -> bool {
         let started = Instant::now();
         let mut published = self.shared.published();
@@ -197,7 +200,9 @@ impl Database {
             return false;
         }
         published.compaction_waiting = true;
-        while published.readers.older_elsewhere(txn) {
+        while published.readers.older_elsewhere(txn)
+            && report.waited_for_readers + started.elapsed() < MAX_READER_WAIT
+        {
             published = match self
                 .shared
                 .reader_left
