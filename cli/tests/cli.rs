@@ -22,7 +22,11 @@ fn bough_with_input(args: &[&str], input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run bough");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // The tool may stop reading early (bad input): a pipe it closed is not the test's failure.
+    match child.stdin.take().unwrap().write_all(input) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        written => written.unwrap(),
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -165,11 +169,17 @@ fn dump_and_load_round_trip_exactly() {
     let cut = &dump.stdout[..dump.stdout.len() - 4];
     let partial = dir.path().join("partial.bough");
     assert_status(&bough_with_input(&["load", path_str(&partial)], cut), 2);
-    let db = Database::open_existing(&partial).unwrap();
-    assert!(db.begin_read().unwrap().list_tables().unwrap().is_empty());
-    assert_status(
-        &bough_with_input(&["load", path_str(&partial)], b"not a dump\n"),
-        2,
+    {
+        let db = Database::open_existing(&partial).unwrap();
+        assert!(db.begin_read().unwrap().list_tables().unwrap().is_empty());
+    }
+    // Closed again first, so that the tool refuses the input, not the open.
+    let refused = bough_with_input(&["load", path_str(&partial)], b"not a dump\n");
+    assert_status(&refused, 2);
+    assert!(
+        !stderr(&refused).contains("open for writing"),
+        "{}",
+        stderr(&refused)
     );
 }
 
