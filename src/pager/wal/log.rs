@@ -95,6 +95,27 @@ impl WalLog {
         Some(buf)
     }
 
+    /// Whether the `len` bytes at `data_at` match the frame's checksum, read a bounded chunk
+    /// at a time: a damaged header's page count must not make the scan allocate as much.
+    fn frame_whole(&self, header: &[u8], data_at: u64, len: usize, crc: u32) -> bool {
+        const CHUNK: usize = 1 << 20;
+        if data_at.saturating_add(len as u64) > self.file_len {
+            return false;
+        }
+        let mut sum =
+            crc32c::crc32c_append(crc32c::crc32c(&self.salt.to_le_bytes()), &header[..24]);
+        let mut done = 0;
+        while done < len {
+            let Some(chunk) = self.read_exact_at(data_at + done as u64, CHUNK.min(len - done))
+            else {
+                return false;
+            };
+            sum = crc32c::crc32c_append(sum, &chunk);
+            done += chunk.len();
+        }
+        sum == crc
+    }
+
     /// Reads frames until the first that is torn, foreign or incomplete; keeps the whole
     /// transactions and sets the append point after the last of them.
     fn scan(&mut self) -> Recovered {
@@ -125,11 +146,7 @@ impl WalLog {
                 count as usize * self.page_size
             };
             let data_at = offset + FRAME_HEADER as u64;
-            let Some(data) = self.read_exact_at(data_at, data_len) else {
-                break;
-            };
-            let data = &data[..];
-            if frame_crc(self.salt, header, data) != crc {
+            if !self.frame_whole(header, data_at, data_len, crc) {
                 break;
             }
             offset = data_at + data_len as u64;
@@ -138,7 +155,10 @@ impl WalLog {
                 pending.push((first, count as u64, data_at));
                 continue;
             }
-            let Ok(meta) = Meta::decode(data) else {
+            let Some(data) = self.read_exact_at(data_at, data_len) else {
+                break;
+            };
+            let Ok(meta) = Meta::decode(&data) else {
                 break;
             };
             if meta.txn_id.0 != txn {
