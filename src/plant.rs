@@ -18,6 +18,11 @@ pub enum Bug {
     NoSyncAfterGrowth = 5,
     /// Creating a file does not sync its directory.
     NoDirectorySync = 6,
+    /// A commit queued behind a sync in flight returns without waiting for its own sync.
+    GroupReturnsBeforeSync = 7,
+    /// A transaction begun while a group's sync runs treats that group's pages as written
+    /// after the newest durable commit, so pages it frees are reused at once.
+    GroupPagesVolatile = 8,
 }
 
 #[cfg(feature = "planted-bugs")]

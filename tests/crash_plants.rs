@@ -1,6 +1,7 @@
 //! Tests the crash simulation itself: each known protocol bug, planted alone, must make it
 //! fail. Process crashes (kill tests) cannot catch most of these: the page cache survives them,
-//! so a missing sync never shows. Needs `--features planted-bugs`; the plants are process-wide,
+//! so a missing sync never shows. Workloads of threads committing at once record a
+//! different interleaving each run; their plants are caught in every one. Needs `--features planted-bugs`; the plants are process-wide,
 //! so the cases run one after another in a single test.
 
 mod support;
@@ -66,6 +67,16 @@ fn every_planted_bug_is_caught() {
         (
             Bug::NoDirectorySync,
             Workload::inserts_and_overwrites(),
+            CommitProtocol::OneSync,
+        ),
+        (
+            Bug::GroupReturnsBeforeSync,
+            Workload::concurrent_commits(),
+            CommitProtocol::OneSync,
+        ),
+        (
+            Bug::GroupPagesVolatile,
+            Workload::concurrent_commits(),
             CommitProtocol::OneSync,
         ),
     ];

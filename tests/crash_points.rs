@@ -86,3 +86,8 @@ fn compactions_and_truncations() {
 fn non_durable_commits_then_a_durable_one() {
     assert!(check(&Workload::non_durable_then_durable()) > 0);
 }
+
+#[test]
+fn concurrent_durable_commits_sharing_syncs() {
+    assert!(check(&Workload::concurrent_commits()) > 0);
+}

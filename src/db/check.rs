@@ -63,6 +63,11 @@ pub struct Stats {
     pub oldest_reader_age: Option<std::time::Duration>,
     /// Freed pages the oldest live read transaction holds back from reuse.
     pub oldest_reader_pinned_pages: u64,
+    /// Durable commits since the database was opened.
+    pub durable_commits: u64,
+    /// Syncs those commits made: fewer than the commits when commits made at once shared a
+    /// sync (DESIGN.md, "Group commit").
+    pub commit_syncs: u64,
     /// Write-ahead-log mode: frames of log the open replayed.
     pub recovered_frames: u64,
     /// Write-ahead-log mode: bytes of log the open replayed.
@@ -188,6 +193,7 @@ impl Database {
         let mut freelist = FreeList::load(&pages, meta)?;
         let (reader_bound, durable_bound) = self.shared.reuse_thresholds();
         freelist.release(reader_bound, durable_bound);
+        let counts = self.shared.commits.counts();
         Ok(Stats {
             page_size: meta.page_size as usize,
             file_size: self.shared.storage.len()?,
@@ -204,6 +210,8 @@ impl Database {
             mode: self.shared.mode,
             oldest_reader_age: oldest.as_ref().map(|r| r.age),
             oldest_reader_pinned_pages: oldest.map_or(0, |r| r.pinned_pages),
+            durable_commits: counts.durable_commits,
+            commit_syncs: counts.syncs,
             recovered_frames: self.shared.recovery.frames,
             recovered_bytes: self.shared.recovery.bytes,
             recovery_time: self.shared.recovery.time,

@@ -13,7 +13,8 @@ use crate::pager::wal::{WalIndex, WalLog, checkpoint};
 use crate::pager::{ReadPages, VerifiedPages};
 use crate::plant::{Bug, planted};
 use crate::txn::{
-    Published, Recovery, Shared, Snapshot, TableRecord, WalState, WriterSlot, WriterState,
+    CommitQueue, Published, Recovery, Shared, Snapshot, TableRecord, WalState, WriterSlot,
+    WriterState,
 };
 use std::fs;
 use std::path::Path;
@@ -271,6 +272,7 @@ fn shared(
         slot_high_water[m.slot() as usize] = m.high_water;
     }
     let verified = Arc::new(VerifiedPages::default());
+    let snapshot_txn = meta.txn_id.0;
     let snapshot = Arc::new(Snapshot::new(
         meta.clone(),
         map.clone(),
@@ -304,11 +306,11 @@ fn shared(
             map,
             file_len: len,
             length_unsynced: false,
-            slot_high_water,
             poisoned: false,
             wal,
         }),
         reader_left: Condvar::new(),
+        commits: CommitQueue::new(snapshot_txn, slot_high_water),
     }
 }
 

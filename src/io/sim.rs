@@ -63,6 +63,8 @@ struct State {
     record: bool,
     events: Vec<Event>,
     faults: FaultPlan,
+    /// How long a sync takes after it is recorded (writes made meanwhile come after it).
+    sync_time: std::time::Duration,
 }
 
 /// A disk in memory holding a database file and its log; a handle names one of them.
@@ -113,6 +115,12 @@ impl SimDisk {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes every sync take `time` after the point it covers, so that commits made by
+    /// other threads meanwhile can queue behind it (group commit).
+    pub fn set_sync_time(&self, time: std::time::Duration) {
+        self.lock().sync_time = time;
     }
 
     /// Starts recording every operation (see [`SimDisk::events`]).
@@ -236,6 +244,12 @@ impl Storage for SimDisk {
             return Err(eio("sync failed"));
         }
         self.push(&mut state, Op::Sync { with_metadata });
+        let sync_time = state.sync_time;
+        drop(state);
+        if !sync_time.is_zero() {
+            // Like a disk's flush: other threads write meanwhile, after the sync's point.
+            std::thread::sleep(sync_time);
+        }
         Ok(())
     }
 

@@ -3,7 +3,8 @@
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
 use super::catalog::{TableState, TableTypes};
-use super::{Shared, Snapshot, TableRecord, WriterState};
+use super::group_commit::{self, Publication, Queued};
+use super::{Shared, Snapshot, TableRecord, WriterGuard, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
 use crate::format::Meta;
@@ -17,7 +18,7 @@ use std::sync::{Arc, RwLock};
 
 pub(crate) struct CommitInput<'a> {
     pub shared: &'a Shared,
-    pub state: &'a mut WriterState,
+    pub writer: &'a mut WriterGuard,
     pub pager: TxnPager,
     /// Every page the transaction changed.
     pub dirty: DirtyPages,
@@ -45,16 +46,41 @@ fn sync_failed(e: impl Into<Error>) -> Failure {
     Failure::Sync(e.into())
 }
 
+/// How a commit's meta reaches the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The writer writes and syncs it while holding the writer's state.
+    Direct,
+    /// The writer queues it and hands the writer's state on first ("Group commit").
+    Queued,
+}
+
 pub(crate) fn commit(input: CommitInput) -> Result<()> {
     let CommitInput {
         shared,
-        state,
+        writer,
         mut pager,
         mut dirty,
         txn,
         ..
     } = input;
     let durable = input.durability == Durability::Immediate;
+    // Queue when a sync runs or commits wait for one (the order of metas requires it), or
+    // when a durable commit has writers waiting behind it (they will share the next sync).
+    // Nothing else queues while this writer holds the writer's state, so the choice holds.
+    let path = if shared.mode == Mode::CopyOnWrite
+        && shared.protocol == CommitProtocol::OneSync
+        && (shared.commits.busy() || (durable && shared.writer.has_waiters()))
+    {
+        Path::Queued
+    } else {
+        Path::Direct
+    };
+    if path == Path::Direct {
+        // A non-durable group may have grown the file: this commit's sync covers it.
+        writer.length_unsynced |= shared.commits.take_length_unsynced();
+    }
+    let state: &mut WriterState = writer;
     let outcome = prepare(
         shared,
         &mut pager,
@@ -66,17 +92,25 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         durable,
     )
     .and_then(|meta| match &mut pager {
-        TxnPager::Cow(cow) => persist_in_file(shared, cow, &dirty, &meta, durable).map(|()| meta),
+        TxnPager::Cow(cow) if path == Path::Queued => {
+            write_pages(shared, cow, &dirty).map(|()| meta)
+        }
+        TxnPager::Cow(cow) => {
+            let grew = cow.length_unsynced() || state.length_unsynced;
+            persist_in_file(shared, cow, &dirty, &meta, durable, grew).map(|()| meta)
+        }
         TxnPager::Wal(_) => {
             let frames = WalPager::frames(&dirty);
             persist_in_log(state, txn, &frames, &meta, durable).map(|()| meta)
         }
     });
     state.last_txn = txn;
+    let mut grew = false;
     if let TxnPager::Cow(cow) = &pager {
         state.map = cow.map().clone();
         state.file_len = cow.file_len();
-        state.length_unsynced = cow.length_unsynced() && (outcome.is_err() || !durable);
+        grew = cow.length_unsynced() || state.length_unsynced;
+        state.length_unsynced = grew && (outcome.is_err() || !durable || path == Path::Queued);
     }
     let meta = match outcome {
         Ok(meta) => meta,
@@ -93,12 +127,22 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
             });
         }
     };
+    if path == Path::Queued {
+        let queued = Queued {
+            meta,
+            freelist: pager.into_freelist(),
+            durable,
+            grew,
+        };
+        return group_commit::commit_queued(shared, writer, queued);
+    }
     state.meta = meta.clone();
     state.freelist = Some(pager.into_freelist());
     if shared.mode == Mode::CopyOnWrite {
-        state.slot_high_water[meta.slot() as usize] = meta.high_water;
+        shared.commits.wrote_meta(&meta);
     }
-    publish(shared, state, meta, durable.then_some(txn));
+    publication(shared, state, meta, durable).apply(shared);
+    shared.commits.published_directly(txn, durable);
     if durable && shared.mode == Mode::CopyOnWrite {
         // Both metas are durable now: the tail past what they and the readers reach can go.
         super::give_back::give_back_tail(shared, state);
@@ -115,8 +159,8 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     Ok(())
 }
 
-/// Makes `meta` the snapshot new readers see.
-fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option<u64>) {
+/// What publishing `meta` shows new readers.
+fn publication(shared: &Shared, state: &WriterState, meta: Meta, durable: bool) -> Publication {
     let snapshot = Arc::new(Snapshot::new(
         meta,
         state.map.clone(),
@@ -125,15 +169,14 @@ fn publish(shared: &Shared, state: &WriterState, meta: Meta, durable_txn: Option
         state.wal.as_ref(),
     ));
     // Log mode reuses freed pages at once: no reader holds any back.
-    let pending = match (&state.freelist, shared.mode) {
+    let pending_frees = match (&state.freelist, shared.mode) {
         (Some(freelist), Mode::CopyOnWrite) => freelist.pending_by_txn(),
         _ => Vec::new(),
     };
-    let mut published = shared.published();
-    published.snapshot = snapshot;
-    published.readers.set_pending(pending);
-    if let Some(txn) = durable_txn {
-        published.durable_txn = txn;
+    Publication {
+        snapshot,
+        pending_frees,
+        durable,
     }
 }
 
@@ -189,20 +232,31 @@ fn prepare(
     })
 }
 
-/// Copy-on-write: the new pages and the meta go to the file, with one sync or two.
+/// Copy-on-write: the new pages go to the file (a queued commit's meta follows later).
+fn write_pages(shared: &Shared, pager: &mut CowPager, dirty: &DirtyPages) -> Result<(), Failure> {
+    pager.write_dirty(dirty)?;
+    if !shared.storage.map_follows_writes() {
+        pager.remap()?;
+    }
+    Ok(())
+}
+
+/// Copy-on-write: the new pages and the meta go to the file, with one sync or two. `grew`:
+/// the file's length changed since it was last synced.
 fn persist_in_file(
     shared: &Shared,
     pager: &mut CowPager,
     dirty: &DirtyPages,
     meta: &Meta,
     durable: bool,
+    grew: bool,
 ) -> Result<(), Failure> {
     let two_phase = meta.pages_synced_first;
     pager.write_dirty(dirty)?;
     let storage = &shared.storage;
     // Growth must be durable before (two-phase) or with (one-sync) the meta that points
     // into it: fdatasync does not persist a new length on every filesystem.
-    let grew = pager.length_unsynced() && !planted(Bug::NoSyncAfterGrowth);
+    let grew = grew && !planted(Bug::NoSyncAfterGrowth);
     if two_phase && !planted(Bug::NoSyncBeforeMeta) {
         storage.sync(grew).map_err(sync_failed)?;
     }
@@ -322,7 +376,7 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
             }
         }
     }
-    state.slot_high_water[state.meta.slot() as usize] = state.meta.high_water;
+    shared.commits.wrote_meta(&state.meta);
     state.map = Arc::new(shared.storage.map(state.file_len)?);
     let fresh = Arc::new(RwLock::new(WalIndex::default()));
     let mut published = shared.published();

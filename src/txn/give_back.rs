@@ -16,8 +16,9 @@ const SLACK_DIVISOR: u64 = 64;
 pub(crate) fn give_back_tail(shared: &Shared, state: &mut WriterState) {
     let page_size = shared.page_size as u64;
     let readers = shared.published().readers.highest_high_water();
-    let reached = state.slot_high_water[0]
-        .max(state.slot_high_water[1])
+    let slot_high_water = shared.commits.slot_high_water();
+    let reached = slot_high_water[0]
+        .max(slot_high_water[1])
         .max(state.meta.high_water)
         .max(readers.unwrap_or(0));
     let slack = (reached / SLACK_DIVISOR).max(MIN_SLACK_PAGES);

@@ -5,6 +5,7 @@ mod catalog;
 mod commit;
 mod compact;
 mod give_back;
+mod group_commit;
 mod held;
 mod part_cell;
 pub(crate) use commit::{checkpoint_and_shrink_log, try_checkpoint};
@@ -22,6 +23,7 @@ mod write;
 mod writer_slot;
 
 pub(crate) use catalog::{BYTES, TableRecord, list_tables, validate_table_name};
+pub(crate) use group_commit::CommitQueue;
 pub use range::{KeyRange, Range};
 pub use read::{ReadTable, ReadTransaction};
 pub use readers::ReaderInfo;

@@ -32,7 +32,7 @@ pub(crate) fn seal(shared: &Shared, state: &mut WriterState) -> Result<()> {
     sealed.pages_synced_first = true;
     storage.write_at(&sealed.encode(), sealed.slot() * shared.page_size as u64)?;
     storage.sync(false)?;
-    state.slot_high_water[sealed.slot() as usize] = sealed.high_water;
+    shared.commits.wrote_meta(&sealed);
     state.last_txn = txn;
     state.meta = sealed;
     Ok(())

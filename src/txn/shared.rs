@@ -1,6 +1,7 @@
 //! State shared by every transaction of one open database.
 
 use super::Snapshot;
+use super::group_commit::CommitQueue;
 use super::readers::Readers;
 use super::writer_slot::WriterSlot;
 use crate::format::Meta;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub published: Mutex<Published>,
     /// Taken for the life of a write transaction: one writer at a time.
     pub writer: WriterSlot,
+    /// Commits waiting for a sync ("Group commit").
+    pub commits: CommitQueue,
     /// Signalled when a reader ends while a compaction waits (with `published`).
     pub reader_left: Condvar,
 }
@@ -62,9 +65,6 @@ pub(crate) struct WriterState {
     /// The file's length changed (it grew, or its tail was given back) since it was last
     /// synced.
     pub length_unsynced: bool,
-    /// The high-water mark of the meta each slot holds (0 for none): the file keeps every
-    /// page either could reach, should the open ever take it.
-    pub slot_high_water: [u64; 2],
     pub poisoned: bool,
     /// Write-ahead-log mode: the log and its index.
     pub wal: Option<WalState>,
@@ -136,13 +136,16 @@ impl Drop for Shared {
         let Some(mut state) = self.writer.take_closing() else {
             return;
         };
-        if state.poisoned {
+        if state.poisoned || self.commits.failed() {
             // A failed sync: the kernel may have dropped unsynced writes. The next open
             // verifies (or replays) what the disk really holds.
             return;
         }
         let _ = match self.mode {
-            Mode::CopyOnWrite => super::seal::seal(self, &mut state),
+            Mode::CopyOnWrite => {
+                state.length_unsynced |= self.commits.take_length_unsynced();
+                super::seal::seal(self, &mut state)
+            }
             Mode::Wal => super::try_checkpoint(self, &mut state).map(|_| ()),
         };
     }

@@ -9,11 +9,12 @@ use super::spec::TableSpec;
 use super::table::Table;
 use super::tables::TxnTables;
 use super::writer_slot::WriterGuard;
-use super::{Shared, validate_table_name};
+use super::{Shared, Snapshot, WriterState, validate_table_name};
 use crate::Durability;
 use crate::error::{Error, Result};
 use crate::pager::wal::{WalPager, WalPagerStart};
 use crate::pager::{CowPager, FreeList, PagerStart, TxnPager};
+use crate::plant::{Bug, planted};
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -49,10 +50,18 @@ impl WriteTransaction {
         }
         let mut freelist = match state.freelist.take() {
             Some(list) => list,
-            None => load_freelist(shared)?,
+            None => load_freelist(shared, &state)?,
         };
         let (reader_bound, durable_bound) = shared.reuse_thresholds();
         freelist.release(reader_bound, durable_bound);
+        // While a group's sync runs or commits wait for one, every committed page may become
+        // durable without another write: none counts as written after the newest durable
+        // commit ("Group commit").
+        let volatile_after = if shared.commits.busy() && !planted(Bug::GroupPagesVolatile) {
+            state.meta.txn_id.0
+        } else {
+            durable
+        };
         let pager = match &state.wal {
             None => TxnPager::Cow(CowPager::new(PagerStart {
                 storage: shared.storage.clone(),
@@ -61,7 +70,7 @@ impl WriteTransaction {
                 verify: shared.verify,
                 verified: shared.verified.clone(),
                 txn,
-                durable_txn: durable,
+                durable_txn: volatile_after,
                 high_water: state.meta.high_water,
                 file_len: state.file_len,
                 freelist,
@@ -114,7 +123,9 @@ impl WriteTransaction {
         self.durability = durability;
     }
 
-    /// The id this transaction commits as.
+    /// The id this transaction commits as: the snapshot id readers of its commit see, or,
+    /// when its commit queues behind another's sync and must move to the other meta slot,
+    /// the id after it, which no other transaction takes (DESIGN.md, "Group commit").
     pub fn id(&self) -> u64 {
         self.txn
     }
@@ -198,7 +209,7 @@ impl WriteTransaction {
         let shared = self.writer.shared().clone();
         commit::commit(CommitInput {
             shared: &shared,
-            state: &mut self.writer,
+            writer: &mut self.writer,
             pager: committing.pager,
             dirty: committing.dirty,
             txn: self.txn,
@@ -226,9 +237,15 @@ impl Drop for WriteTransaction {
     }
 }
 
-/// The freelist of the newest commit (the writer holds the writer's state: no commit can
-/// follow while it loads).
-fn load_freelist(shared: &Shared) -> Result<FreeList> {
-    let snapshot = shared.published().snapshot.clone();
+/// The freelist of the writer's newest commit (the writer holds the writer's state: no commit
+/// can follow while it loads). That commit may not be published yet ("Group commit").
+fn load_freelist(shared: &Shared, state: &WriterState) -> Result<FreeList> {
+    let snapshot = Snapshot::new(
+        state.meta.clone(),
+        state.map.clone(),
+        shared.verify,
+        shared.verified.clone(),
+        state.wal.as_ref(),
+    );
     FreeList::load(&snapshot.pages(), &snapshot.meta)
 }

@@ -4,6 +4,7 @@
 
 use super::{Shared, WriterState};
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The writer's state while no write transaction runs; empty while one does.
@@ -11,6 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(crate) struct WriterSlot {
     state: Mutex<Option<WriterState>>,
     returned: Condvar,
+    /// Callers of `take` waiting for the state.
+    waiting: AtomicUsize,
 }
 
 impl WriterSlot {
@@ -18,6 +21,7 @@ impl WriterSlot {
         WriterSlot {
             state: Mutex::new(Some(state)),
             returned: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -33,12 +37,25 @@ impl WriterSlot {
         let mut slot = self.lock();
         loop {
             match slot.as_ref() {
-                Some(state) if state.poisoned => return Err(Error::Poisoned),
+                Some(state) if state.poisoned => {
+                    // Every other waiter must learn it too: wake the next.
+                    self.returned.notify_one();
+                    return Err(Error::Poisoned);
+                }
                 Some(_) => return Ok(slot.take()),
                 None if !wait => return Ok(None),
-                None => slot = self.returned.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
+                    slot = self.returned.wait(slot).unwrap_or_else(|e| e.into_inner());
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
+    }
+
+    /// Whether a writer waits for the state (a commit holding it can hand it on early).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
     }
 
     fn put(&self, state: WriterState) {
@@ -70,6 +87,9 @@ pub(crate) struct WriterGuard {
 impl WriterGuard {
     /// Takes the writer's state (see `WriterSlot::take`).
     pub(crate) fn acquire(shared: &Arc<Shared>, wait: bool) -> Result<Option<WriterGuard>> {
+        if shared.commits.failed() {
+            return Err(Error::Poisoned);
+        }
         Ok(shared.writer.take(wait)?.map(|state| WriterGuard {
             shared: shared.clone(),
             state: Some(state),
@@ -78,6 +98,14 @@ impl WriterGuard {
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Gives the state back before the guard is dropped (a queued commit hands it to the
+    /// next writer before its sync). The guard must not be dereferenced again.
+    pub(crate) fn release(&mut self) {
+        if let Some(state) = self.state.take() {
+            self.shared.writer.put(state);
+        }
     }
 }
 

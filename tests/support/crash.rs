@@ -30,6 +30,13 @@ pub enum Step {
     EndReader,
     /// `Database::compact`: several commits of the same content.
     Compact,
+    /// Threads committing durable transactions at once, each sync taking long enough for
+    /// commits to queue behind it (group commit); every `commit` must return only once its
+    /// transaction is durable.
+    Concurrent {
+        threads: u64,
+        commits: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -252,6 +259,26 @@ impl Workload {
         }
     }
 
+    pub fn concurrent_commits() -> Self {
+        Workload {
+            name: "concurrent_commits",
+            page_size: 4096,
+            steps: vec![
+                Step::Commit(
+                    (0..20)
+                        .map(|i| Op::Insert("t", key(i), value(i, 60)))
+                        .collect(),
+                    Durability::Immediate,
+                ),
+                Step::Concurrent {
+                    threads: 4,
+                    commits: 5,
+                },
+                Step::Commit(vec![Op::Remove("t", key(3))], Durability::Immediate),
+            ],
+        }
+    }
+
     pub fn non_durable_then_durable() -> Self {
         let mut steps = Vec::new();
         for round in 0..3u64 {
@@ -412,6 +439,14 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
                 apply(&mut tx, &mut model.clone(), ops);
                 drop(tx);
             }
+            Step::Concurrent {
+                threads,
+                commits: n,
+            } => {
+                let (state, marks) = run_concurrently(&db, &disk, model, *threads, *n);
+                model = state;
+                commits.extend(marks);
+            }
             Step::BeginReader => readers.push(db.begin_read().unwrap()),
             Step::EndReader => drop(readers.pop()),
             Step::Compact => {
@@ -462,6 +497,60 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
         commits,
         page_size: workload.page_size,
     }
+}
+
+/// `threads` threads each commit `n` durable transactions, which insert keys of their own and
+/// overwrite one key all share. Returns the state after the last and a mark per commit.
+fn run_concurrently(
+    db: &Database,
+    disk: &SimDisk,
+    model: Model,
+    threads: u64,
+    n: u64,
+) -> (Model, Vec<CommitMark>) {
+    disk.set_sync_time(std::time::Duration::from_millis(2));
+    // The model advances in commit order: each transaction updates it while it holds the
+    // writer's state, which the next one takes only once this one has queued its commit.
+    let log = std::sync::Mutex::new((model, Vec::<CommitMark>::new()));
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let log = &log;
+            scope.spawn(move || {
+                for round in 0..n {
+                    let i = 10_000 + thread * 100 + round;
+                    let ops = vec![
+                        Op::Insert("t", key(i), value(i, 60)),
+                        Op::Insert("t", b"shared".to_vec(), value(i, 30)),
+                    ];
+                    let mut tx = db.begin_write().unwrap();
+                    let started = disk.event_count();
+                    let index = {
+                        let mut log = log.lock().unwrap();
+                        let (state, marks) = &mut *log;
+                        apply(&mut tx, state, &ops);
+                        marks.push(CommitMark {
+                            txn: tx.id(),
+                            started,
+                            returned: usize::MAX,
+                            durable: true,
+                            state: state.clone(),
+                        });
+                        marks.len() - 1
+                    };
+                    tx.commit().unwrap();
+                    let returned = disk.event_count();
+                    log.lock().unwrap().1[index].returned = returned;
+                }
+            });
+        }
+    });
+    disk.set_sync_time(std::time::Duration::ZERO);
+    let stats = db.stats().unwrap();
+    println!(
+        "{} durable commits since the open, {} syncs",
+        stats.durable_commits, stats.commit_syncs
+    );
+    log.into_inner().unwrap()
 }
 
 fn image_hash(image: &[Vec<u8>]) -> u64 {
@@ -563,10 +652,13 @@ fn check_image(
         .map_err(|e| format!("open failed: {e}"))?;
     db.check().map_err(|e| format!("check failed: {e}"))?;
     let txn = db.begin_read().map_err(|e| e.to_string())?.snapshot_id();
+    // A commit queued behind a sync may be recorded under the id after its own, which no
+    // transaction began with ("Group commit").
     let commit = run
         .commits
         .iter()
         .find(|c| c.txn == txn)
+        .or_else(|| run.commits.iter().find(|c| c.txn + 1 == txn))
         .ok_or_else(|| format!("opened transaction {txn}, which never committed"))?;
     if txn < floor {
         return Err(format!(

@@ -1,0 +1,143 @@
+//! Group commit (DESIGN.md, "Group commit"): threads committing durable transactions at once
+//! share syncs, every commit that returned is in the file after a reopen, and a failed sync
+//! of a group fails every commit of it and poisons the handle without losing any commit that
+//! had returned. Both storage modes (log mode commits one sync each).
+
+mod common;
+
+use bough::testing::{FaultPlan, SimDisk};
+use bough::{Database, Durability, Error};
+use common::TestDb;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const THREADS: u32 = 8;
+const COMMITS: u32 = 40;
+
+fn key(thread: u32, i: u32) -> Vec<u8> {
+    format!("t{thread:02}-{i:04}").into_bytes()
+}
+
+/// Each thread commits `COMMITS` durable single inserts; returns the keys whose commit
+/// returned `Ok` and the errors of the others.
+fn commit_from_threads(db: &Database) -> (Vec<Vec<u8>>, Vec<Error>) {
+    let outcome = Mutex::new((Vec::new(), Vec::new()));
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let outcome = &outcome;
+            scope.spawn(move || {
+                for i in 0..COMMITS {
+                    let key = key(thread, i);
+                    let result = db.begin_write().and_then(|mut tx| {
+                        tx.set_durability(Durability::Immediate);
+                        tx.open_table("t")?.insert(&key, &i.to_le_bytes())?;
+                        tx.commit()
+                    });
+                    let mut outcome = outcome.lock().unwrap();
+                    match result {
+                        Ok(()) => outcome.0.push(key),
+                        Err(e) => outcome.1.push(e),
+                    }
+                }
+            });
+        }
+    });
+    outcome.into_inner().unwrap()
+}
+
+fn keys_in(db: &Database) -> Vec<Vec<u8>> {
+    let rtx = db.begin_read().unwrap();
+    let table = rtx.open_table("t").unwrap();
+    table
+        .iter()
+        .unwrap()
+        .map(|e| e.unwrap().0.to_vec())
+        .collect()
+}
+
+#[test]
+fn every_commit_from_many_threads_is_in_the_file_after_a_reopen() {
+    let mut test_db = TestDb::new();
+    let db = test_db.db();
+    let (committed, errors) = commit_from_threads(db);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(committed.len() as u32, THREADS * COMMITS);
+    let stats = db.stats().unwrap();
+    assert!(stats.durable_commits >= (THREADS * COMMITS) as u64);
+    assert!(stats.commit_syncs <= stats.durable_commits);
+    assert_eq!(keys_in(db).len() as u32, THREADS * COMMITS);
+    test_db.reopen();
+    let mut expected = committed;
+    expected.sort();
+    assert_eq!(keys_in(test_db.db()), expected);
+}
+
+fn simulated(disk: &SimDisk) -> Database {
+    Database::builder()
+        .mode(common::test_mode())
+        .open_simulated(disk.clone())
+        .unwrap()
+}
+
+#[test]
+fn commits_made_during_a_sync_share_the_next_one() {
+    let disk = SimDisk::new();
+    disk.set_sync_time(Duration::from_millis(2));
+    let db = simulated(&disk);
+    let (committed, errors) = commit_from_threads(&db);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(keys_in(&db).len(), committed.len());
+    let stats = db.stats().unwrap();
+    assert_eq!(stats.durable_commits, (THREADS * COMMITS) as u64);
+    match common::test_mode() {
+        // Eight writers and a sync of 2 ms: commits queue behind nearly every sync.
+        bough::Mode::CopyOnWrite => assert!(
+            stats.commit_syncs < stats.durable_commits / 2,
+            "{} syncs for {} commits",
+            stats.commit_syncs,
+            stats.durable_commits
+        ),
+        bough::Mode::Wal => assert_eq!(stats.commit_syncs, stats.durable_commits),
+    }
+}
+
+#[test]
+fn a_failed_group_sync_fails_its_commits_and_loses_none_that_returned() {
+    let mut failed_runs = 0;
+    for fail_after in (5..60).step_by(5) {
+        let disk = SimDisk::new();
+        disk.set_sync_time(Duration::from_millis(1));
+        let db = simulated(&disk);
+        disk.set_faults(FaultPlan {
+            fail_sync_at_op: Some(disk.ops() + fail_after),
+            ..FaultPlan::default()
+        });
+        let (committed, errors) = commit_from_threads(&db);
+        if errors.is_empty() {
+            // The planned operation was not a sync in this interleaving.
+            continue;
+        }
+        failed_runs += 1;
+        assert!(
+            errors
+                .iter()
+                .all(|e| matches!(e, Error::Io(_) | Error::Poisoned)),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| matches!(e, Error::Io(_))),
+            "the failed sync's own error reaches a caller"
+        );
+        assert!(matches!(db.begin_write(), Err(Error::Poisoned)));
+        drop(db);
+        // A failed sync loses nothing yet: every commit that returned is there.
+        disk.set_faults(FaultPlan::default());
+        let db = simulated(&disk);
+        let found = keys_in(&db);
+        for key in &committed {
+            assert!(found.contains(key), "a commit that returned was lost");
+        }
+        db.check().unwrap();
+    }
+    assert!(failed_runs > 0, "no planned operation was a sync");
+}
