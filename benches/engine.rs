@@ -288,6 +288,53 @@ fn durable_commit(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
+/// Eight threads commit one durable insert each, at once, per iteration (`iter_custom`
+/// times the whole round): group commit lets commits made during a sync share the next one.
+/// Log mode commits one sync each, the baseline.
+fn group_commit(c: &mut Criterion, fx: &Fixture) {
+    const THREADS: u64 = 8;
+    let mut group = c.benchmark_group("group_commit");
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(criterion::Throughput::Elements(THREADS));
+    for (name, mode) in [
+        ("eight_threads_copy_on_write", Mode::CopyOnWrite),
+        ("eight_threads_wal_mode", Mode::Wal),
+    ] {
+        let db = match mode {
+            Mode::CopyOnWrite => fx.open_copy("group.bough", Durability::Immediate, true),
+            Mode::Wal => {
+                let path = fx.dir.path().join("group-wal.bough");
+                let db = Database::builder()
+                    .mode(Mode::Wal)
+                    .open(&path)
+                    .expect("open log-mode database");
+                commit_inserts(&db, &mut SplitMix64::new(7), 10_000, Durability::Immediate);
+                db
+            }
+        };
+        let round = std::sync::atomic::AtomicU64::new(0);
+        group.bench_function(name, |b| {
+            b.iter_custom(|rounds| {
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    let seed = round.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::scope(|scope| {
+                        for thread in 0..THREADS {
+                            let db = &db;
+                            scope.spawn(move || {
+                                let mut rng = SplitMix64::new(seed * THREADS + thread + 1_000);
+                                commit_inserts(db, &mut rng, 1, Durability::Immediate);
+                            });
+                        }
+                    });
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn checksum(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("checksum");
     for (label, verify) in [("verify_on", true), ("verify_off", false)] {
@@ -395,6 +442,7 @@ fn main() {
     range_scan(&mut c, &fx);
     batch_insert(&mut c, &fx);
     durable_commit(&mut c, &fx);
+    group_commit(&mut c, &fx);
     checksum(&mut c, &fx);
     large_transaction(&mut c, &fx);
     c.final_summary();

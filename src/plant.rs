@@ -23,6 +23,9 @@ pub enum Bug {
     /// A transaction begun while a group's sync runs treats that group's pages as written
     /// after the newest durable commit, so pages it frees are reused at once.
     GroupPagesVolatile = 8,
+    /// A commit begun during a group's sync and made after it writes its meta into the slot
+    /// its id named at begin, which may now hold the group's durable meta.
+    StaleSlotAfterGroup = 9,
 }
 
 #[cfg(feature = "planted-bugs")]

@@ -76,7 +76,12 @@ fn every_planted_bug_is_caught() {
         ),
         (
             Bug::GroupPagesVolatile,
-            Workload::concurrent_commits(),
+            Workload::commit_after_a_group(),
+            CommitProtocol::OneSync,
+        ),
+        (
+            Bug::StaleSlotAfterGroup,
+            Workload::commit_after_a_group(),
             CommitProtocol::OneSync,
         ),
     ];

@@ -91,3 +91,8 @@ fn non_durable_commits_then_a_durable_one() {
 fn concurrent_durable_commits_sharing_syncs() {
     assert!(check(&Workload::concurrent_commits()) > 0);
 }
+
+#[test]
+fn a_commit_begun_during_a_group_sync() {
+    assert!(check(&Workload::commit_after_a_group()) > 0);
+}

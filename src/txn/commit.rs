@@ -61,9 +61,14 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         writer,
         mut pager,
         mut dirty,
-        txn,
+        mut txn,
         ..
     } = input;
+    if shared.commits.failed() {
+        // A group's write or sync failed: this writer's state may build on lost commits.
+        writer.freelist = None;
+        return Err(Error::Poisoned);
+    }
     let durable = input.durability == Durability::Immediate;
     // Queue when a sync runs or commits wait for one (the order of metas requires it), or
     // when a durable commit has writers waiting behind it (they will share the next sync).
@@ -76,9 +81,15 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     } else {
         Path::Direct
     };
-    if path == Path::Direct {
+    if path == Path::Direct && shared.mode == Mode::CopyOnWrite {
         // A non-durable group may have grown the file: this commit's sync covers it.
         writer.length_unsynced |= shared.commits.take_length_unsynced();
+        // Begin chose the id for the newest durable meta it saw; a group made durable since
+        // may hold the slot that id names (I4). Nothing is queued now, so the newest durable
+        // meta is final: if needed, the next id serves (no transaction began with it).
+        if txn % 2 == shared.published().durable_txn % 2 && !planted(Bug::StaleSlotAfterGroup) {
+            txn += 1;
+        }
     }
     let state: &mut WriterState = writer;
     let outcome = prepare(
@@ -104,7 +115,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
             persist_in_log(state, txn, &frames, &meta, durable).map(|()| meta)
         }
     });
-    state.last_txn = txn;
+    state.last_txn = state.last_txn.max(txn);
     let mut grew = false;
     if let TxnPager::Cow(cow) = &pager {
         state.map = cow.map().clone();

@@ -42,11 +42,18 @@ struct Group {
     grew: bool,
 }
 
+/// The group whose meta is being written (and synced, if `durable`).
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    txn: u64,
+    durable: bool,
+}
+
 #[derive(Debug)]
 struct QueueState {
-    /// A group's sync runs (no meta may be written until it ends: one slot holds the newest
-    /// durable meta, the other the meta being synced).
-    in_flight: Option<u64>,
+    /// A group's meta is being written and synced (no other meta may be written until that
+    /// ends: one slot holds the newest durable meta, the other the meta being synced).
+    in_flight: Option<InFlight>,
     pending: Option<Group>,
     /// The newest transaction whose commit is published.
     published: u64,
@@ -101,6 +108,14 @@ impl CommitQueue {
     pub(crate) fn busy(&self) -> bool {
         let queue = self.lock();
         queue.in_flight.is_some() || queue.pending.is_some()
+    }
+
+    /// Whether the queue is busy and the newest durable transaction, read together: a group
+    /// is published (and becomes the newest durable) under the queue's lock.
+    pub(crate) fn busy_and_durable(&self, shared: &Shared) -> (bool, u64) {
+        let queue = self.lock();
+        let busy = queue.in_flight.is_some() || queue.pending.is_some();
+        (busy, shared.published().durable_txn)
     }
 
     /// Whether a queued meta's write or sync failed.
@@ -171,15 +186,16 @@ pub(crate) fn commit_queued(
         writer.freelist = None;
         return Err(Error::Poisoned);
     }
-    // I4: the meta must not land in the slot of the meta being synced, or, with nothing in
-    // flight, of the newest durable one; a waiting group's meta it replaces had the slot
-    // right already. Begin chose the id for the state it saw: if a group was written since,
-    // the next id serves (no transaction began after this one, which holds the writer's
-    // state, so none carries it).
+    // I4: the meta must not land in the slot of the meta being synced, or else of the
+    // newest durable one (a non-durable group being written goes to the other slot, which
+    // this meta then overwrites); a waiting group's meta it replaces had the slot right
+    // already. Begin chose the id for the state it saw: if a group was written since, the
+    // next id serves (no transaction began after this one, which holds the writer's state,
+    // so none carries it).
     let slot = match (&state.pending, state.in_flight) {
         (Some(group), _) => group.meta.txn_id.0 % 2,
-        (None, Some(syncing)) => 1 - syncing % 2,
-        (None, None) => 1 - shared.published().durable_txn % 2,
+        (None, Some(InFlight { txn, durable: true })) => 1 - txn % 2,
+        (None, _) => 1 - shared.published().durable_txn % 2,
     };
     if meta.txn_id.0 % 2 != slot {
         meta.txn_id = TxnId(meta.txn_id.0 + 1);
@@ -254,8 +270,8 @@ fn wait_until_published(shared: &Shared, txn: u64) -> Result<()> {
     }
 }
 
-/// Writes the group's meta and, if any of its commits is durable, syncs it (without the
-/// lock); then publishes it. Returns the lock again.
+/// Writes the group's meta and, if any of its commits is durable, syncs it, both without the
+/// lock; then publishes it. Returns the lock again.
 fn lead<'a>(
     shared: &'a Shared,
     mut state: MutexGuard<'a, QueueState>,
@@ -268,27 +284,34 @@ fn lead<'a>(
         grew,
     } = group;
     let txn = meta.txn_id.0;
+    let durable = publication.durable;
+    // A durable group's sync covers growth by non-durable groups before it.
+    let grew = grew || (durable && std::mem::take(&mut state.length_unsynced));
+    // No other meta is written until this one is, and synced if durable.
+    state.in_flight = Some(InFlight { txn, durable });
+    drop(state);
     let offset = meta.slot() * shared.page_size as u64;
-    if let Err(error) = shared.storage.write_at(&meta.encode(), offset) {
+    let written = shared
+        .storage
+        .write_at(&meta.encode(), offset)
+        .and_then(|()| match durable {
+            true => shared
+                .storage
+                .sync(grew && !planted(Bug::NoSyncAfterGrowth)),
+            false => Ok(()),
+        });
+    let mut state = queue.lock();
+    state.in_flight = None;
+    if durable {
+        state.syncs += 1;
+    }
+    if let Err(error) = written {
         return Err(fail(queue, state, error.into()));
     }
-    state.slot_high_water[meta.slot() as usize] = meta.high_water;
-    if publication.durable {
-        let grew = grew || std::mem::take(&mut state.length_unsynced);
-        state.in_flight = Some(txn);
-        drop(state);
-        let synced = shared
-            .storage
-            .sync(grew && !planted(Bug::NoSyncAfterGrowth));
-        state = queue.lock();
-        state.in_flight = None;
-        state.syncs += 1;
-        if let Err(error) = synced {
-            return Err(fail(queue, state, error.into()));
-        }
-    } else {
+    if !durable {
         state.length_unsynced |= grew;
     }
+    state.slot_high_water[meta.slot() as usize] = meta.high_water;
     // Under the queue's lock: groups are published in the order they were written.
     publication.apply(shared);
     state.published = txn;

@@ -120,7 +120,13 @@ impl Shared {
             return (u64::MAX, u64::MAX);
         }
         let published = self.published();
-        let oldest_reader = published.readers.oldest().unwrap_or(u64::MAX);
+        // A reader may begin at any moment on the published snapshot, which lags the writer
+        // while commits wait for a group's sync ("Group commit").
+        let oldest_reader = published
+            .readers
+            .oldest()
+            .unwrap_or(u64::MAX)
+            .min(published.snapshot.meta.txn_id.0);
         (oldest_reader, published.durable_txn)
     }
 }

@@ -41,7 +41,11 @@ impl WriteTransaction {
         let Some(mut state) = WriterGuard::acquire(shared, wait)? else {
             return Ok(None);
         };
-        let durable = shared.published().durable_txn;
+        if shared.commits.failed() {
+            // A group's sync failed while this writer waited for the state.
+            return Err(Error::Poisoned);
+        }
+        let (busy, durable) = shared.commits.busy_and_durable(shared);
         // Transaction N writes meta N % 2 and must never overwrite the slot of the newest
         // durable meta, so ids skip one after a non-durable commit (DESIGN.md, "Meta slots and non-durable commits").
         let mut txn = state.last_txn + 1;
@@ -57,7 +61,7 @@ impl WriteTransaction {
         // While a group's sync runs or commits wait for one, every committed page may become
         // durable without another write: none counts as written after the newest durable
         // commit ("Group commit").
-        let volatile_after = if shared.commits.busy() && !planted(Bug::GroupPagesVolatile) {
+        let volatile_after = if busy && !planted(Bug::GroupPagesVolatile) {
             state.meta.txn_id.0
         } else {
             durable

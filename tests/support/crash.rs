@@ -30,13 +30,18 @@ pub enum Step {
     EndReader,
     /// `Database::compact`: several commits of the same content.
     Compact,
-    /// Threads committing durable transactions at once, each sync taking long enough for
-    /// commits to queue behind it (group commit); every `commit` must return only once its
-    /// transaction is durable.
+    /// Threads committing at once (two commits in three durable), each sync taking long
+    /// enough for commits to queue behind it (group commit); every durable `commit` must
+    /// return only once its transaction is durable.
     Concurrent {
         threads: u64,
         commits: u64,
     },
+    /// A durable commit made while a second writer waits (so it queues and hands the state
+    /// on before its sync); the second writer begins during that sync and commits, with the
+    /// given durability, after it has ended if the flag is set, else at once (so it queues
+    /// behind the sync).
+    BehindASync(Vec<Op>, Vec<Op>, Durability, bool),
 }
 
 #[derive(Clone, Debug)]
@@ -279,6 +284,42 @@ impl Workload {
         }
     }
 
+    /// Transactions begun during a group's sync: one committed after it, without anyone
+    /// waiting (so its meta is written directly; its id was chosen before the group became
+    /// durable, and its meta must still avoid the group's slot), and one committed at once,
+    /// without a sync, over pages the group wrote.
+    pub fn commit_after_a_group() -> Self {
+        let inserts = |range: std::ops::Range<u64>| {
+            range
+                .map(|i| Op::Insert("t", key(i), value(i, 70)))
+                .collect::<Vec<_>>()
+        };
+        let overwrites = |range: std::ops::Range<u64>| {
+            range
+                .map(|i| Op::Insert("t", key(i), value(i + 1_000, 70)))
+                .collect::<Vec<_>>()
+        };
+        Workload {
+            name: "commit_after_a_group",
+            page_size: 4096,
+            steps: vec![
+                Step::Commit(inserts(0..10), Durability::Immediate),
+                Step::BehindASync(inserts(10..14), inserts(14..18), Durability::None, true),
+                Step::BehindASync(
+                    inserts(18..22),
+                    inserts(22..26),
+                    Durability::Immediate,
+                    true,
+                ),
+                // The second commit replaces pages the first wrote and queues behind its
+                // sync without one of its own; the next commit reuses what it freed only
+                // once no state a crash can leave reaches it.
+                Step::BehindASync(inserts(26..30), overwrites(26..30), Durability::None, false),
+                Step::Commit(overwrites(0..30), Durability::Immediate),
+            ],
+        }
+    }
+
     pub fn non_durable_then_durable() -> Self {
         let mut steps = Vec::new();
         for round in 0..3u64 {
@@ -447,6 +488,12 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
                 model = state;
                 commits.extend(marks);
             }
+            Step::BehindASync(first, second, durability, outlast) => {
+                let (state, marks) =
+                    commit_behind_a_sync(&db, &disk, model, first, second, *durability, *outlast);
+                model = state;
+                commits.extend(marks);
+            }
             Step::BeginReader => readers.push(db.begin_read().unwrap()),
             Step::EndReader => drop(readers.pop()),
             Step::Compact => {
@@ -499,7 +546,7 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
     }
 }
 
-/// `threads` threads each commit `n` durable transactions, which insert keys of their own and
+/// `threads` threads each commit `n` transactions (two in three durable), which insert keys of their own and
 /// overwrite one key all share. Returns the state after the last and a mark per commit.
 fn run_concurrently(
     db: &Database,
@@ -522,7 +569,13 @@ fn run_concurrently(
                         Op::Insert("t", key(i), value(i, 60)),
                         Op::Insert("t", b"shared".to_vec(), value(i, 30)),
                     ];
+                    // One commit in three skips the sync: it may queue behind a durable
+                    // group's sync, and what it frees must not reach that group.
+                    let durable = (thread + round) % 3 != 0;
                     let mut tx = db.begin_write().unwrap();
+                    if !durable {
+                        tx.set_durability(Durability::None);
+                    }
                     let started = disk.event_count();
                     let index = {
                         let mut log = log.lock().unwrap();
@@ -532,7 +585,7 @@ fn run_concurrently(
                             txn: tx.id(),
                             started,
                             returned: usize::MAX,
-                            durable: true,
+                            durable,
                             state: state.clone(),
                         });
                         marks.len() - 1
@@ -550,6 +603,61 @@ fn run_concurrently(
         "{} durable commits since the open, {} syncs",
         stats.durable_commits, stats.commit_syncs
     );
+    log.into_inner().unwrap()
+}
+
+/// `Step::BehindASync`.
+fn commit_behind_a_sync(
+    db: &Database,
+    disk: &SimDisk,
+    model: Model,
+    first: &[Op],
+    second: &[Op],
+    durability: Durability,
+    outlast: bool,
+) -> (Model, Vec<CommitMark>) {
+    use std::time::Duration;
+    disk.set_sync_time(Duration::from_millis(100));
+    let log = std::sync::Mutex::new((model, Vec::<CommitMark>::new()));
+    let record = |tx: &mut bough::WriteTransaction, ops: &[Op], started, durable| {
+        let mut log = log.lock().unwrap();
+        let (state, marks) = &mut *log;
+        apply(tx, state, ops);
+        marks.push(CommitMark {
+            txn: tx.id(),
+            started,
+            returned: usize::MAX,
+            durable,
+            state: state.clone(),
+        });
+        marks.len() - 1
+    };
+    let finish = |index: usize| log.lock().unwrap().1[index].returned = disk.event_count();
+    std::thread::scope(|scope| {
+        let mut tx = db.begin_write().unwrap();
+        let index = record(&mut tx, first, disk.event_count(), true);
+        scope.spawn(|| {
+            // Waits for the first writer, then (if `outlast`) outlasts its sync.
+            let mut tx = db.begin_write().unwrap();
+            let index = record(
+                &mut tx,
+                second,
+                disk.event_count(),
+                durability == Durability::Immediate,
+            );
+            if outlast {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            tx.set_durability(durability);
+            tx.commit().unwrap();
+            finish(index);
+        });
+        // Long enough for the second writer to be waiting.
+        std::thread::sleep(Duration::from_millis(50));
+        tx.commit().unwrap();
+        finish(index);
+    });
+    disk.set_sync_time(Duration::ZERO);
     log.into_inner().unwrap()
 }
 
@@ -606,7 +714,10 @@ pub fn check_all_crash_points(
             }
             states += 1;
             check_image(run, setup, image, floor, point).map_err(|e| {
-                format!("{name} {setup:?}: crash after operation {point}, fault seed {seed}: {e}")
+                format!(
+                    "{name} {setup:?}: crash after operation {point}, fault seed {seed}: {e}{}",
+                    debug_run(run, point)
+                )
             })?;
         }
         if let Some(event) = run.events.get(point) {
@@ -614,6 +725,29 @@ pub fn check_all_crash_points(
         }
     }
     Ok(states)
+}
+
+fn debug_run(run: &Run, point: usize) -> String {
+    if std::env::var("BOUGH_CRASH_DEBUG").is_err() {
+        return String::new();
+    }
+    let marks: Vec<_> = run
+        .commits
+        .iter()
+        .map(|c| (c.txn, c.durable, c.started, c.returned))
+        .collect();
+    let kinds: Vec<String> = run.events[..point.min(run.events.len())]
+        .iter()
+        .map(|e| match &e.op {
+            bough::testing::Op::Write { offset, data } => {
+                format!("W{}+{}", offset / 4096, data.len().div_ceil(4096))
+            }
+            bough::testing::Op::Sync { .. } => "S".into(),
+            bough::testing::Op::SetLen(l) => format!("L{}", l / 4096),
+            _ => "D".into(),
+        })
+        .collect();
+    format!("; commits {marks:?}; events {kinds:?}")
 }
 
 /// Checks one image a crash after `point` recorded operations can leave (fault choices from

@@ -19,6 +19,8 @@ pub const BATCH_SEED: u64 = 0x5EED_0003;
 pub const NON_DURABLE_SEED: u64 = 0x5EED_0004;
 pub const LARGE_SEED: u64 = 0x5EED_0005;
 pub const LARGE_VALUE_SEED: u64 = 0x5EED_0006;
+/// Workload 11: thread `t` draws its keys from `GROUP_SEED + t`.
+pub const GROUP_SEED: u64 = 0x5EED_0007;
 /// Seeds for choosing which existing keys the read workloads ask for.
 pub const READ_SEED: u64 = 0x5EED_0010;
 

@@ -17,6 +17,11 @@ pub trait Engine: Sync {
 
     /// Runs `f` inside one read transaction (a snapshot). Called from several threads at once.
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Res<()>) -> Res<()>;
+
+    /// Syncs durable commits made since the open, for an engine that counts them.
+    fn commit_syncs(&self) -> Option<u64> {
+        None
+    }
 }
 
 pub trait Writer {

@@ -63,6 +63,8 @@ pub const METRICS: &[Metric] = &[
     m("w2_x_floor",         "2 durable commit / disk floor (10)",              "x",         Lower,  AtMost(1.3),                   false),
     m("w3_txn_ms",          "3 durable txn of 1,000 inserts (x100)",           "ms/txn",    Lower,  Beat(&["lmdb"], 2.0),          true),
     m("w4_commits_s",       "4 non-durable commits of 1 insert (x10,000)",     "commits/s", Higher, Beat(&["redb"], 2.0),          true),
+    m("w11_commits_s",      "11 durable commits of 1 insert, 8 threads x125",  "commits/s", Higher, Beat(&["lmdb", "redb"], 4.0),  true),
+    m("w11_syncs",          "11 syncs for those 1,000 commits (Bough counts)", "syncs",     Lower,  Target::None,                  false),
     m("w4_file_mib",        "2-4 file size after those 111,000 inserts",       "MiB",       Lower,  Target::None,                  false),
     m("w5_gets_1t",         "5 random gets, 1 thread",                         "gets/s",    Higher, Beat(&["lmdb"], 1.0),          true),
     m("w5_gets_2t",         "5 random gets, 2 threads",                        "gets/s",    Higher, Beat(&["lmdb"], 1.0),          true),

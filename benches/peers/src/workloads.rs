@@ -1,4 +1,4 @@
-//! The child process: runs workloads 1-10 on one engine and reports each figure as a line
+//! The child process: runs workloads 1-11 on one engine and reports each figure as a line
 //! `M <tab> id <tab> value` on stdout, each failure as `E <tab> workload <tab> message`.
 //! Progress goes to stderr. Workload 10, the bare disk, is measured inside every engine's process
 //! just before workload 2, so a commit and the floor it is compared with see the same moment of a
@@ -20,6 +20,9 @@ const SINGLE_COMMITS: usize = 1_000;
 /// Workload 3: durable transactions of `BATCH_SIZE` inserts each.
 const BATCHES: usize = 100;
 const BATCH_SIZE: usize = 1_000;
+/// Workload 11: threads committing durable transactions of one insert each at once.
+const COMMIT_THREADS: usize = 8;
+const COMMITS_PER_THREAD: usize = 125;
 /// Workload 4: transactions of one insert without sync.
 const NON_DURABLE_COMMITS: usize = 10_000;
 /// Workload 5: gets per thread, at least this many (more with a larger --count).
@@ -217,6 +220,50 @@ fn main_database(p: &Params, keys: &[Key]) -> Res<Option<f64>> {
         ),
     );
 
+    // 11. Durable transactions of one insert each, from eight threads at once.
+    let syncs_before = db.commit_syncs();
+    let barrier = Barrier::new(COMMIT_THREADS);
+    let start = Instant::now();
+    std::thread::scope(|s| -> Res<()> {
+        let threads: Vec<_> = (0..COMMIT_THREADS)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || -> Res<()> {
+                    let mut rng = SplitMix64::new(data::GROUP_SEED + t as u64);
+                    barrier.wait();
+                    for _ in 0..COMMITS_PER_THREAD {
+                        let key = data::next_key(&mut rng);
+                        db.write(true, &mut |w| w.insert(&key, &data::value_for(&key)))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread
+                .join()
+                .map_err(|_| "a committing thread panicked")??;
+        }
+        Ok(())
+    })?;
+    let group_commits = COMMIT_THREADS * COMMITS_PER_THREAD;
+    let group_s = group_commits as f64 / start.elapsed().as_secs_f64();
+    emit("w11_commits_s", group_s);
+    let syncs = db
+        .commit_syncs()
+        .zip(syncs_before)
+        .map(|(after, before)| after - before);
+    if let Some(syncs) = syncs {
+        emit("w11_syncs", syncs as f64);
+    }
+    progress(
+        p,
+        &format!(
+            "11 durable single commits from {COMMIT_THREADS} threads: {group_s:.0}/s{}",
+            syncs.map_or(String::new(), |n| format!(", {n} syncs"))
+        ),
+    );
+
     // 4. Non-durable transactions of one insert.
     let mut rng = SplitMix64::new(data::NON_DURABLE_SEED);
     let start = Instant::now();
@@ -235,7 +282,11 @@ fn main_database(p: &Params, keys: &[Key]) -> Res<Option<f64>> {
             before_removals / MIB
         ),
     );
-    let total_entries = keys.len() + SINGLE_COMMITS + BATCHES * BATCH_SIZE + NON_DURABLE_COMMITS;
+    let total_entries = keys.len()
+        + SINGLE_COMMITS
+        + BATCHES * BATCH_SIZE
+        + COMMIT_THREADS * COMMITS_PER_THREAD
+        + NON_DURABLE_COMMITS;
 
     // 5. Random gets of existing keys, one thread then two.
     let gets = keys.len().max(MIN_GETS);

@@ -40,6 +40,10 @@ impl Engine for Bough {
         let rtx = self.db.begin_read()?;
         f(&BoughReader(rtx.open_table(TABLE)?))
     }
+
+    fn commit_syncs(&self) -> Option<u64> {
+        self.db.stats().ok().map(|stats| stats.commit_syncs)
+    }
 }
 
 struct BoughWriter<'t>(Table<'t>);
