@@ -93,6 +93,11 @@ fn concurrent_durable_commits_sharing_syncs() {
 }
 
 #[test]
+fn commits_beside_overlapping_readers() {
+    assert!(check(&Workload::overlapping_readers()) > 0);
+}
+
+#[test]
 fn a_commit_begun_during_a_group_sync() {
     assert!(check(&Workload::commit_after_a_group()) > 0);
 }

@@ -140,7 +140,9 @@ impl ReadTransaction {
         }
         let logged = snapshot.wal.as_ref().is_some_and(|wal| {
             let index = wal.index.read().unwrap_or_else(|e| e.into_inner());
-            index.lookup(id, snapshot.meta.txn_id.0).is_some()
+            index
+                .lookup(id, wal.floor, snapshot.meta.txn_id.0)
+                .is_some()
         });
         let bytes = match logged {
             true => snapshot.pages().raw(PageId(id), 1)?.to_vec(),

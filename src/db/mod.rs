@@ -113,8 +113,10 @@ impl Builder {
         self
     }
 
-    /// Write-ahead-log mode: copy the log into the file once it holds this many bytes
-    /// (default 64 MiB). Also done on close and by [`Database::checkpoint`].
+    /// Write-ahead-log mode: copy the log into the file once it holds this many bytes of
+    /// commits not yet copied (default 64 MiB), as far as the oldest live reader allows.
+    /// Also done on close and by [`Database::checkpoint`]. The log's space is reused once the
+    /// readers that could read it are gone, so it stays within about twice this.
     pub fn checkpoint_bytes(mut self, bytes: u64) -> Self {
         self.checkpoint_bytes = bytes;
         self
@@ -237,8 +239,9 @@ impl Database {
         Ok(ReadTransaction::new(self.shared.clone()))
     }
 
-    /// Write-ahead-log mode: copies the log into the file now, and starts the log over if no
-    /// reader needs it. `Ok(false)` if a reader of an older snapshot prevents the copy.
+    /// Write-ahead-log mode: copies the log into the file now, up to the oldest live reader's
+    /// snapshot, and starts the log over if no reader needs it. `Ok(false)` if a reader of an
+    /// older snapshot kept some commits in the log.
     /// Copy-on-write mode has nothing to copy: `Ok(true)`.
     pub fn checkpoint(&self) -> Result<bool> {
         if self.shared.read_only || self.shared.mode == Mode::CopyOnWrite {

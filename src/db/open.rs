@@ -207,11 +207,14 @@ fn recover_log(
     recovery.bytes = recovered.bytes;
     let mut index = recovered.index;
     let logged = recovered.meta.filter(|m| m.txn_id >= main.meta.txn_id);
+    // Until a copy succeeds every logged version is read from the log.
+    let mut floor = 0;
     match logged {
         Some(logged) if options.read_only => main.meta = logged,
-        Some(logged) => match checkpoint(storage, main.len, &mut log, &index, &logged) {
+        Some(logged) => match checkpoint(storage, main.len, &mut log, &index, 0, &logged) {
             Ok(len) => {
                 log.reset(true)?;
+                floor = logged.txn_id.0;
                 index = WalIndex::default();
                 main.len = len;
                 main.map = Arc::new(storage.map(len)?);
@@ -242,6 +245,7 @@ fn recover_log(
     Ok(WalState {
         log,
         index: Arc::new(RwLock::new(index)),
+        floor,
     })
 }
 

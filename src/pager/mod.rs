@@ -19,7 +19,7 @@ pub(crate) use dirty::DirtyPages;
 #[cfg(test)]
 pub(crate) use dirty::{empty_node, seal};
 pub(crate) use freelist::FreeList;
-pub(crate) use read::{ReadPages, WalRead};
+pub(crate) use read::{LogView, ReadPages};
 pub(crate) use verified::VerifiedPages;
 pub(crate) use view::{PageView, TablePages};
 

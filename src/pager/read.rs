@@ -9,7 +9,7 @@ use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
 use crate::pager::VerifiedPages;
 use crate::pager::wal::WalIndex;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Pages of one committed snapshot, read from the map (and, in write-ahead-log mode, from
 /// the log's map for pages the log holds a version of).
@@ -26,12 +26,36 @@ pub(crate) struct ReadPages<'a> {
     pub verified: Option<&'a VerifiedPages>,
 }
 
-/// The log as one snapshot sees it: versions written by transactions up to `upto`.
+/// The log as one snapshot sees it: versions written by transactions after `floor` and up
+/// to `upto` (older ones are in the main file).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WalRead<'a> {
     pub map: &'a Mapping,
     pub index: &'a RwLock<WalIndex>,
+    pub floor: u64,
     pub upto: u64,
+}
+
+/// The log as a snapshot or a write transaction holds it: its map, its index, and the
+/// floor: versions up to that commit were in the main file when the holder began (DESIGN.md,
+/// "Reusing the log's space").
+#[derive(Clone, Debug)]
+pub(crate) struct LogView {
+    pub map: Arc<Mapping>,
+    pub index: Arc<RwLock<WalIndex>>,
+    pub floor: u64,
+}
+
+impl LogView {
+    /// The versions up to transaction `upto`.
+    pub(crate) fn read(&self, upto: u64) -> WalRead<'_> {
+        WalRead {
+            map: &self.map,
+            index: &self.index,
+            floor: self.floor,
+            upto,
+        }
+    }
 }
 
 impl<'a> ReadPages<'a> {
@@ -53,9 +77,9 @@ impl<'a> ReadPages<'a> {
             // rewritten while a snapshot that can see them lives (DESIGN.md, "Write-ahead-log
             // mode").
             let index = wal.index.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(offset) = index.lookup(id.0, wal.upto) {
+            if let Some(offset) = index.lookup(id.0, wal.floor, wal.upto) {
                 let last = offset + (pages - 1) * self.page_size as u64;
-                if pages > 1 && index.lookup(id.0 + pages - 1, wal.upto) != Some(last) {
+                if pages > 1 && index.lookup(id.0 + pages - 1, wal.floor, wal.upto) != Some(last) {
                     return Err(Error::corruption(
                         id,
                         "overflow run split across log frames",

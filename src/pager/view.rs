@@ -3,13 +3,12 @@
 //! so that its reads stay valid while other tables of the transaction change theirs.
 
 use super::dirty::DirtyPages;
-use super::wal::WalIndex;
-use super::{PageSource, ReadPages, VerifiedPages, WalRead};
+use super::{LogView, PageSource, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
 use crate::format::HEADER_SIZE;
 use crate::ids::Ptr;
 use crate::io::Mapping;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The committed pages a write transaction reads, as of its last change: maps held by
 /// `Arc`, so a later growth of the file (a new map) leaves them valid.
@@ -17,7 +16,7 @@ use std::sync::{Arc, RwLock};
 pub(crate) struct PageView {
     pub(super) map: Arc<Mapping>,
     /// Write-ahead-log mode: the log's map and index (every logged commit is visible).
-    pub(super) log: Option<(Arc<Mapping>, Arc<RwLock<WalIndex>>)>,
+    pub(super) log: Option<LogView>,
     pub(super) page_size: usize,
     pub(super) high_water: u64,
     pub(super) verify: bool,
@@ -38,11 +37,7 @@ impl PageView {
             page_size: self.page_size,
             high_water: self.high_water,
             verify: self.verify,
-            wal: self.log.as_ref().map(|(map, index)| WalRead {
-                map,
-                index,
-                upto: u64::MAX,
-            }),
+            wal: self.log.as_ref().map(|log| log.read(u64::MAX)),
             verified: Some(&self.verified),
         }
     }

@@ -112,7 +112,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         }
         TxnPager::Wal(_) => {
             let frames = WalPager::frames(&dirty);
-            persist_in_log(state, txn, &frames, &meta, durable).map(|()| meta)
+            persist_in_log(shared, state, txn, &frames, &meta, durable).map(|()| meta)
         }
     });
     state.last_txn = state.last_txn.max(txn);
@@ -158,12 +158,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         // Both metas are durable now: the tail past what they and the readers reach can go.
         super::give_back::give_back_tail(shared, state);
     }
-    if shared.mode == Mode::Wal
-        && state
-            .wal
-            .as_ref()
-            .is_some_and(|w| w.log.used() >= shared.checkpoint_bytes)
-    {
+    if shared.mode == Mode::Wal && checkpoint_due(shared, state) {
         // The commit is done; a checkpoint that fails leaves it in the log.
         let _ = try_checkpoint(shared, state);
     }
@@ -286,6 +281,7 @@ fn persist_in_file(
 /// Write-ahead log: the new page images and a commit frame holding the meta are appended to
 /// the log, which is synced once.
 fn persist_in_log(
+    shared: &Shared,
     state: &mut WriterState,
     txn: u64,
     frames: &[(u64, &[u8])],
@@ -293,10 +289,17 @@ fn persist_in_log(
     durable: bool,
 ) -> Result<(), Failure> {
     let wal = state.wal.as_mut().expect("log mode has a log");
+    let oldest_reader = shared.published().readers.oldest_id();
+    if let Some(freed) = wal.log.release(oldest_reader) {
+        // No reader looks at or below this floor any more (DESIGN.md, "Reusing the log's
+        // space").
+        let mut index = wal.index.write().unwrap_or_else(|e| e.into_inner());
+        index.forget_through(freed);
+    }
     // Readers take the index latch for every page: hold it only to add the new entries,
     // not for the write. Entries of transaction `txn` are invisible to every published
     // snapshot until the commit publishes one.
-    let placed = wal.log.append(txn, frames, meta)?;
+    let placed = wal.log.append(txn, frames, meta, shared.checkpoint_bytes)?;
     let page_size = meta.page_size as usize;
     let mut index = wal.index.write().unwrap_or_else(|e| e.into_inner());
     for (first, count, offset) in placed {
@@ -309,8 +312,8 @@ fn persist_in_log(
     Ok(())
 }
 
-/// Copies the log into the main file if no reader is older than the newest commit, and
-/// starts the log over if no reader is left at all. Returns whether the copy happened.
+/// Copies the log into the main file up to the oldest live reader's snapshot, and starts the
+/// log over if no reader is left at all. Returns whether every logged commit is in the file.
 pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result<bool> {
     let copied = copy_log(shared, state)?;
     if copied {
@@ -319,6 +322,22 @@ pub(crate) fn try_checkpoint(shared: &Shared, state: &mut WriterState) -> Result
         super::give_back::give_back_tail(shared, state);
     }
     Ok(copied)
+}
+
+/// Whether a checkpoint is worth its syncs after a commit: the log holds more than
+/// `checkpoint_bytes`, and at least half of that can be copied past the oldest reader.
+pub(crate) fn checkpoint_due(shared: &Shared, state: &WriterState) -> bool {
+    let Some(wal) = state.wal.as_ref() else {
+        return false;
+    };
+    if wal.log.used() < shared.checkpoint_bytes {
+        return false;
+    }
+    let oldest = shared.published().readers.oldest();
+    match oldest {
+        None => true,
+        Some(oldest) => wal.log.space().bytes_through(oldest) >= shared.checkpoint_bytes / 2,
+    }
 }
 
 /// Log space kept when compaction gives the log's space back.
@@ -343,68 +362,76 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
     let Some(wal) = state.wal.as_mut() else {
         return Ok(true);
     };
-    {
-        let published = shared.published();
-        // A reader of an older snapshot may read, from the main file, a page this copy would
-        // overwrite.
-        if published
-            .readers
-            .oldest()
-            .is_some_and(|oldest| oldest < newest)
-        {
-            return Ok(false);
-        }
-    }
-    let index = wal.index.clone();
-    if index.read().unwrap_or_else(|e| e.into_inner()).is_empty() && wal.log.used() == 0 {
-        // Nothing logged: the file is the newest state. (Commits that changed no page still
-        // log their meta, which the copy writes into the file.)
-        return Ok(true);
-    }
-    {
-        let guard = index.read().unwrap_or_else(|e| e.into_inner());
-        let copied = checkpoint(
+    // A reader of snapshot S reads a page from the log if it has a version after its floor
+    // and up to S, else from the file: copying the versions up to the oldest S changes no
+    // byte any reader reads (DESIGN.md, "Reusing the log's space").
+    let oldest = shared.published().readers.oldest();
+    let target = oldest.map_or(newest, |oldest| oldest.min(newest));
+    let Some(through) = wal
+        .log
+        .space()
+        .newest_through(target)
+        .map(|c| c.meta.clone())
+    else {
+        // Nothing the copy may reach is in the log.
+        return Ok(!wal.log.space().has_commits());
+    };
+    let copied = {
+        let index = wal.index.read().unwrap_or_else(|e| e.into_inner());
+        checkpoint(
             &*shared.storage,
             state.file_len,
             &mut wal.log,
-            &guard,
-            &state.meta,
-        );
-        match copied {
-            Ok(len) => state.file_len = len,
-            Err(e) if e.is_storage_full() => {
-                // No room to copy: the log keeps every frame and the index still points
-                // readers at them, so nothing is lost; the copy waits for room (the pages it
-                // wrote in place have newer versions in the log, and the file's meta is
-                // unchanged).
-                log::warn!("bough: checkpoint waits for room on the disk: {e}");
-                state.file_len = shared.storage.len()?;
-                return Err(e);
-            }
-            Err(e) => {
-                state.poisoned = true;
-                return Err(e);
-            }
+            &index,
+            wal.floor,
+            &through,
+        )
+    };
+    match copied {
+        Ok(len) => state.file_len = len,
+        Err(e) if e.is_storage_full() => {
+            // No room to copy: the log keeps every frame and the index still points readers
+            // at them, so nothing is lost; the copy waits for room (the pages it wrote in
+            // place have newer versions in the log, and the file's meta is unchanged).
+            log::warn!("bough: checkpoint waits for room on the disk: {e}");
+            state.file_len = shared.storage.len()?;
+            return Err(e);
+        }
+        Err(e) => {
+            state.poisoned = true;
+            return Err(e);
         }
     }
-    shared.commits.wrote_meta(&state.meta);
+    shared.commits.wrote_meta(&through);
     state.map = Arc::new(shared.storage.map(state.file_len)?);
-    let fresh = Arc::new(RwLock::new(WalIndex::default()));
+    let everything = through.txn_id.0 == newest;
     let mut published = shared.published();
-    if !published.readers.is_empty() {
-        // Readers that began during the copy read logged pages from the log: keep it.
-        return Ok(true);
+    // No reader at all and every commit copied: the log starts over under a new salt.
+    let restart = everything && published.readers.is_empty();
+    if restart {
+        wal.index = Arc::new(RwLock::new(WalIndex::default()));
     }
-    wal.index = fresh;
+    // Readers that begin from now on read the copied versions from the file; those already
+    // live may still read them from the log, so their bytes wait for them.
+    wal.floor = through.txn_id.0;
+    let epoch = published.readers.next_id();
     published.snapshot = Arc::new(Snapshot::new(
-        state.meta.clone(),
+        published.snapshot.meta.clone(),
         state.map.clone(),
         shared.verify,
         shared.verified.clone(),
         state.wal.as_ref(),
     ));
     drop(published);
-    let wal = state.wal.as_mut().expect("log mode has a log");
-    wal.log.reset(true)?;
-    Ok(true)
+    let log = &mut state.wal.as_mut().expect("log mode has a log").log;
+    let moved_on = match restart {
+        true => log.reset(true),
+        false => log.forget_through(through.txn_id.0, epoch),
+    };
+    if let Err(e) = moved_on {
+        // A failed sync: the kernel may have dropped the writes.
+        state.poisoned = true;
+        return Err(e);
+    }
+    Ok(everything)
 }

@@ -72,6 +72,16 @@ impl Readers {
             .any(|&(snapshot, _, thread)| snapshot < txn && thread != me)
     }
 
+    /// The id of the oldest live reader.
+    pub(crate) fn oldest_id(&self) -> Option<u64> {
+        self.live.keys().next().copied()
+    }
+
+    /// The id the next reader will get: every live reader's is lower.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     /// The oldest snapshot a live reader sees.
     pub(crate) fn oldest(&self) -> Option<u64> {
         self.by_snapshot.keys().next().copied()

@@ -7,7 +7,7 @@ use super::writer_slot::WriterSlot;
 use crate::format::Meta;
 use crate::io::{Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog};
-use crate::pager::{FreeList, VerifiedPages};
+use crate::pager::{FreeList, LogView, VerifiedPages};
 use crate::{CommitProtocol, Durability, Mode};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
@@ -75,6 +75,20 @@ pub(crate) struct WriterState {
 pub(crate) struct WalState {
     pub log: WalLog,
     pub index: Arc<RwLock<WalIndex>>,
+    /// Versions up to this commit are in the main file: new snapshots read them there
+    /// (DESIGN.md, "Reusing the log's space").
+    pub floor: u64,
+}
+
+impl WalState {
+    /// The log as a snapshot or a write transaction begun now reads it.
+    pub(crate) fn view(&self) -> LogView {
+        LogView {
+            map: self.log.map().clone(),
+            index: self.index.clone(),
+            floor: self.floor,
+        }
+    }
 }
 
 /// What recovery at open did.

@@ -4,10 +4,9 @@ use crate::error::Result;
 use crate::format::Meta;
 use crate::ids::Ptr;
 use crate::io::Mapping;
-use crate::pager::wal::WalIndex;
-use crate::pager::{PageSource, ReadPages, VerifiedPages, WalRead};
+use crate::pager::{LogView, PageSource, ReadPages, VerifiedPages};
 use crate::txn::WalState;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub(crate) struct Snapshot {
@@ -16,13 +15,7 @@ pub(crate) struct Snapshot {
     pub verify: bool,
     pub verified: Arc<VerifiedPages>,
     /// Write-ahead-log mode: the log and its index, read up to `meta`'s transaction.
-    pub wal: Option<WalSnapshot>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct WalSnapshot {
-    pub map: Arc<Mapping>,
-    pub index: Arc<RwLock<WalIndex>>,
+    pub wal: Option<LogView>,
 }
 
 impl Snapshot {
@@ -40,10 +33,7 @@ impl Snapshot {
             map,
             verify,
             verified,
-            wal: wal.map(|w| WalSnapshot {
-                map: w.log.map().clone(),
-                index: w.index.clone(),
-            }),
+            wal: wal.map(WalState::view),
         }
     }
 
@@ -53,11 +43,7 @@ impl Snapshot {
             page_size: self.meta.page_size as usize,
             high_water: self.meta.high_water,
             verify: self.verify,
-            wal: self.wal.as_ref().map(|wal| WalRead {
-                map: &wal.map,
-                index: &wal.index,
-                upto: self.meta.txn_id.0,
-            }),
+            wal: self.wal.as_ref().map(|wal| wal.read(self.meta.txn_id.0)),
             verified: Some(&self.verified),
         }
     }

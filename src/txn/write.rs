@@ -83,8 +83,7 @@ impl WriteTransaction {
             })),
             Some(wal) => TxnPager::Wal(WalPager::new(WalPagerStart {
                 main: state.map.clone(),
-                log: wal.log.map().clone(),
-                index: wal.index.clone(),
+                log: wal.view(),
                 page_size: shared.page_size,
                 verify: shared.verify,
                 verified: shared.verified.clone(),

@@ -8,16 +8,17 @@ use crate::io::Storage;
 /// Writes of pages are coalesced into runs of at most this many bytes.
 const MAX_WRITE: usize = 1 << 20;
 
-/// Makes the main file hold the state of `meta`, the newest transaction in the log: syncs the
-/// log (its frames must be durable before any page they replace is overwritten), writes the
-/// newest version of each logged page in place, syncs, then writes the meta and syncs again. A crash
-/// at any point leaves the log whole, and the next open repeats the copy. Returns the main
-/// file's new length.
+/// Makes the main file hold the state of `meta`, a transaction in the log: syncs the log (its
+/// frames must be durable before any page they replace is overwritten), writes in place the
+/// newest version up to `meta` of each page logged after `floor` (the file holds the state of
+/// `floor` already), syncs, then writes the meta and syncs again. A crash at any point leaves
+/// the log whole, and the next open repeats the copy. Returns the main file's new length.
 pub(crate) fn checkpoint(
     main: &dyn Storage,
     main_len: u64,
     log: &mut WalLog,
     index: &WalIndex,
+    floor: u64,
     meta: &Meta,
 ) -> Result<u64> {
     log.sync()?;
@@ -32,7 +33,7 @@ pub(crate) fn checkpoint(
     // Pages at or past the high-water mark are free, and may lie past the file's end once
     // its tail was given back (DESIGN.md, "Giving space back"): writing them would grow it.
     let mut pages: Vec<(u64, u64)> = index
-        .newest_versions()
+        .newest_versions(floor, meta.txn_id.0)
         .filter(|&(page, _)| page < meta.high_water)
         .collect();
     pages.sort_unstable();

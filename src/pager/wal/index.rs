@@ -20,25 +20,37 @@ impl WalIndex {
         }
     }
 
-    /// The log offset of `page` as of transaction `upto`, if the log holds a version.
-    pub(crate) fn lookup(&self, page: u64, upto: u64) -> Option<u64> {
+    /// The log offset of `page` as of transaction `upto`, if the log holds a version newer
+    /// than `floor` (versions up to `floor` are in the main file, and their log bytes may
+    /// hold other frames by now).
+    pub(crate) fn lookup(&self, page: u64, floor: u64, upto: u64) -> Option<u64> {
         let versions = self.versions.get(&page)?;
         versions
             .iter()
             .rev()
             .find(|(txn, _)| *txn <= upto)
+            .filter(|(txn, _)| *txn > floor)
             .map(|&(_, offset)| offset)
     }
 
-    /// The newest version of every page, for a checkpoint.
-    pub(crate) fn newest_versions(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    /// The newest version up to `upto` of every page with one newer than `floor`, for a
+    /// checkpoint.
+    pub(crate) fn newest_versions(
+        &self,
+        floor: u64,
+        upto: u64,
+    ) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.versions
-            .iter()
-            .filter_map(|(&page, v)| v.last().map(|&(_, offset)| (page, offset)))
+            .keys()
+            .filter_map(move |&page| self.lookup(page, floor, upto).map(|at| (page, at)))
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.versions.is_empty()
+    /// Drops the versions up to `txn`: no reader looks below that floor any more.
+    pub(crate) fn forget_through(&mut self, txn: u64) {
+        self.versions.retain(|_, versions| {
+            versions.retain(|&(t, _)| t > txn);
+            !versions.is_empty()
+        });
     }
 }
 
@@ -51,9 +63,22 @@ mod tests {
         let mut index = WalIndex::default();
         index.add(3, 10, 2, 1000, 4096);
         index.add(5, 11, 1, 9000, 4096);
-        assert_eq!(index.lookup(11, 2), None);
-        assert_eq!(index.lookup(11, 4), Some(1000 + 4096));
-        assert_eq!(index.lookup(11, 5), Some(9000));
-        assert_eq!(index.lookup(10, u64::MAX), Some(1000));
+        assert_eq!(index.lookup(11, 0, 2), None);
+        assert_eq!(index.lookup(11, 0, 4), Some(1000 + 4096));
+        assert_eq!(index.lookup(11, 0, 5), Some(9000));
+        assert_eq!(index.lookup(10, 0, u64::MAX), Some(1000));
+    }
+
+    #[test]
+    fn versions_at_or_below_the_floor_are_read_from_the_file() {
+        let mut index = WalIndex::default();
+        index.add(3, 10, 1, 1000, 4096);
+        index.add(5, 10, 1, 9000, 4096);
+        assert_eq!(index.lookup(10, 3, 4), None, "version 3 is in the file");
+        assert_eq!(index.lookup(10, 3, 5), Some(9000));
+        assert_eq!(index.newest_versions(5, 9).count(), 0);
+        index.forget_through(3);
+        assert_eq!(index.lookup(10, 0, 4), None);
+        assert_eq!(index.lookup(10, 0, 9), Some(9000));
     }
 }

@@ -4,6 +4,7 @@
 //! before the last reset, or torn ones, end the scan.
 
 use super::WalIndex;
+use super::space::{FRAME_HEADER, LOG_START, LogSpace, LoggedCommit, Placement};
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::format::meta::META_SIZE;
@@ -11,10 +12,12 @@ use crate::io::{Mapping, Storage};
 use std::sync::Arc;
 
 const MAGIC: [u8; 8] = *b"BOUGHWAL";
-const VERSION: u32 = 1;
-pub(crate) const LOG_HEADER: u64 = 64;
-const FRAME_HEADER: usize = 32;
+const VERSION: u32 = 2;
+/// The two header slots: a header is written to the slot the current one is not in.
+const HEADER_SLOTS: [u64; 2] = [0, 4096];
+const HEADER_LEN: usize = 64;
 const FLAG_COMMIT: u32 = 1;
+const FLAG_JUMP: u32 = 2;
 
 /// The open log and where the next frame goes.
 #[derive(Debug)]
@@ -22,7 +25,10 @@ pub(crate) struct WalLog {
     storage: Box<dyn Storage>,
     page_size: usize,
     salt: u64,
-    end: u64,
+    /// The newest header's sequence number and slot.
+    seq: u64,
+    slot: usize,
+    space: LogSpace,
     file_len: u64,
     map: Arc<Mapping>,
     length_unsynced: bool,
@@ -38,6 +44,14 @@ pub(crate) struct Recovered {
     pub bytes: u64,
 }
 
+/// A header slot's fields.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    salt: u64,
+    seq: u64,
+    start: u64,
+}
+
 fn frame_crc(salt: u64, header: &[u8], data: &[u8]) -> u32 {
     let crc = crc32c::crc32c(&salt.to_le_bytes());
     crc32c::crc32c_append(crc32c::crc32c_append(crc, &header[..24]), data)
@@ -51,8 +65,40 @@ fn new_salt(previous: u64) -> u64 {
     (nanos ^ previous.rotate_left(17)).wrapping_add(0x9e37_79b9_7f4a_7c15) | 1
 }
 
+fn word(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn half(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// The header in one slot's bytes: `Ok(None)` if the slot holds no valid header (never
+/// written, torn, or foreign), an error if it is a Bough log of another version.
+fn decode_header(bytes: &[u8], page_size: usize) -> Result<Option<Header>> {
+    if bytes[..8] != MAGIC {
+        return Ok(None);
+    }
+    let version = half(bytes, 8);
+    if version != VERSION && crc32c::crc32c(&bytes[..32]) == half(bytes, 32) {
+        // A version 1 header: its crc covers 32 bytes.
+        return Err(Error::IncompatibleVersion {
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let whole = version == VERSION
+        && half(bytes, 12) as usize == page_size
+        && crc32c::crc32c(&bytes[..40]) == half(bytes, 40);
+    Ok(whole.then(|| Header {
+        salt: word(bytes, 16),
+        seq: word(bytes, 24),
+        start: word(bytes, 32),
+    }))
+}
+
 impl WalLog {
-    /// Opens the log in `storage` and scans it. A missing or foreign header starts a new log.
+    /// Opens the log in `storage` and scans it. A log with no valid header starts over.
     pub(crate) fn open(storage: Box<dyn Storage>, page_size: usize) -> Result<(WalLog, Recovered)> {
         let file_len = storage.len()?;
         let map = Arc::new(storage.map(file_len)?);
@@ -60,26 +106,32 @@ impl WalLog {
             storage,
             page_size,
             salt: 0,
-            end: LOG_HEADER,
+            seq: 0,
+            slot: 1,
+            space: LogSpace::new(LOG_START),
             file_len,
             map,
             length_unsynced: false,
         };
-        let header = log.read_exact_at(0, LOG_HEADER as usize);
-        let valid = header.as_deref().and_then(|h| {
-            let crc = u32::from_le_bytes(h[32..36].try_into().expect("4 bytes"));
-            (h[..8] == MAGIC
-                && u32::from_le_bytes(h[8..12].try_into().expect("4 bytes")) == VERSION
-                && u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize == page_size
-                && crc32c::crc32c(&h[..32]) == crc)
-                .then(|| u64::from_le_bytes(h[16..24].try_into().expect("8 bytes")))
-        });
-        let Some(salt) = valid else {
+        let mut newest: Option<(usize, Header)> = None;
+        for (slot, &at) in HEADER_SLOTS.iter().enumerate() {
+            let Some(bytes) = log.read_exact_at(at, HEADER_LEN) else {
+                continue;
+            };
+            if let Some(header) = decode_header(&bytes, page_size)?
+                && newest.is_none_or(|(_, n)| header.seq > n.seq)
+            {
+                newest = Some((slot, header));
+            }
+        }
+        let Some((slot, header)) = newest else {
             log.reset(false)?;
             return Ok((log, Recovered::default()));
         };
-        log.salt = salt;
-        let recovered = log.scan();
+        log.salt = header.salt;
+        log.seq = header.seq;
+        log.slot = slot;
+        let recovered = log.scan(header.start.max(LOG_START));
         Ok((log, recovered))
     }
 
@@ -116,22 +168,31 @@ impl WalLog {
         sum == crc
     }
 
-    /// Reads frames until the first that is torn, foreign or incomplete; keeps the whole
-    /// transactions and sets the append point after the last of them.
-    fn scan(&mut self) -> Recovered {
+    /// Follows the chain from `start` until the first frame that is torn, foreign, out of
+    /// order or incomplete; keeps the whole transactions and ends the chain after the last.
+    fn scan(&mut self, start: u64) -> Recovered {
         let mut recovered = Recovered::default();
+        let mut commits = Vec::new();
         let mut pending: Vec<(u64, u64, u64)> = Vec::new();
-        let mut offset = LOG_HEADER;
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        let mut offset = start;
+        let mut head = start;
         let mut current_txn = None;
-        while let Some(header) = self.read_exact_at(offset, FRAME_HEADER) {
+        let mut segment = offset;
+        while let Some(header) = self.read_exact_at(offset, FRAME_HEADER as usize) {
             let header = &header[..];
-            let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8"));
-            let half = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4"));
-            let (txn, first, count, flags, crc) = (word(0), word(8), half(16), half(20), half(24));
-            let commit = flags == FLAG_COMMIT;
-            if flags > FLAG_COMMIT
-                || (commit && count != 0)
-                || (!commit && (count == 0 || first < 2))
+            let (txn, first, count, flags, crc) = (
+                word(header, 0),
+                word(header, 8),
+                half(header, 16),
+                half(header, 20),
+                half(header, 24),
+            );
+            let (commit, jump) = (flags == FLAG_COMMIT, flags == FLAG_JUMP);
+            if flags > FLAG_JUMP
+                || ((commit || jump) && count != 0)
+                || (jump && (current_txn.is_some() || first < LOG_START))
+                || (flags == 0 && (count == 0 || first < 2))
             {
                 break;
             }
@@ -140,18 +201,24 @@ impl WalLog {
             {
                 break;
             }
-            let data_len = if commit {
-                META_SIZE
-            } else {
-                count as usize * self.page_size
+            let data_len = match (commit, jump) {
+                (true, _) => META_SIZE,
+                (_, true) => 0,
+                _ => count as usize * self.page_size,
             };
-            let data_at = offset + FRAME_HEADER as u64;
+            let data_at = offset + FRAME_HEADER;
             if !self.frame_whole(header, data_at, data_len, crc) {
                 break;
             }
+            current_txn = Some(txn);
+            if jump {
+                ranges.push((offset, data_at));
+                offset = first;
+                segment = first;
+                continue;
+            }
             offset = data_at + data_len as u64;
             if !commit {
-                current_txn = Some(txn);
                 pending.push((first, count as u64, data_at));
                 continue;
             }
@@ -161,14 +228,13 @@ impl WalLog {
             let Ok(meta) = Meta::decode(&data) else {
                 break;
             };
-            if meta.txn_id.0 != txn {
-                break;
-            }
-            if pending.iter().any(|&(first, count, _)| {
-                first
-                    .checked_add(count)
-                    .is_none_or(|end| end > meta.high_water)
-            }) {
+            if meta.txn_id.0 != txn
+                || pending.iter().any(|&(first, count, _)| {
+                    first
+                        .checked_add(count)
+                        .is_none_or(|end| end > meta.high_water)
+                })
+            {
                 break;
             }
             for (first, count, at) in pending.drain(..) {
@@ -176,11 +242,19 @@ impl WalLog {
                 recovered.frames += 1;
             }
             recovered.frames += 1;
+            ranges.push((segment, offset));
+            recovered.bytes += ranges.iter().map(|(a, b)| b - a).sum::<u64>();
+            commits.push(LoggedCommit {
+                txn,
+                meta: meta.clone(),
+                ranges: std::mem::take(&mut ranges),
+            });
             recovered.meta = Some(meta);
             current_txn = None;
-            self.end = offset;
+            segment = offset;
+            head = offset;
         }
-        recovered.bytes = self.end - LOG_HEADER;
+        self.space = LogSpace::recovered(commits, head);
         recovered
     }
 
@@ -188,64 +262,81 @@ impl WalLog {
         &self.map
     }
 
-    /// Bytes of frames in the log.
     /// The log file's length in bytes.
     pub(crate) fn file_len(&self) -> u64 {
         self.file_len
     }
 
+    /// Bytes of commits in the log not yet copied into the file.
     pub(crate) fn used(&self) -> u64 {
-        self.end - LOG_HEADER
+        self.space.pending_bytes()
     }
 
-    /// Appends the frames of transaction `txn` (`(first page, bytes)`) and its commit frame.
-    /// Not synced. Returns where each frame's pages landed, `(first page, pages, offset)`, for
-    /// the index.
+    pub(crate) fn space(&self) -> &LogSpace {
+        &self.space
+    }
+
+    /// Appends the frames of transaction `txn` (`(first page, bytes)`) and its commit frame,
+    /// where the log's space says (`wrap_at`: the chain length after which it returns to the
+    /// log's start). Not synced. Returns where each frame's pages landed, `(first page, pages,
+    /// offset)`, for the index.
     pub(crate) fn append(
         &mut self,
         txn: u64,
         frames: &[(u64, &[u8])],
         meta: &Meta,
+        wrap_at: u64,
     ) -> Result<Vec<(u64, u64, u64)>> {
         let meta_page = meta.encode();
         let total: usize = frames
             .iter()
-            .map(|(_, d)| FRAME_HEADER + d.len())
+            .map(|(_, d)| FRAME_HEADER as usize + d.len())
             .sum::<usize>()
-            + FRAME_HEADER
+            + FRAME_HEADER as usize
             + META_SIZE;
         let mut buffer = Vec::with_capacity(total);
         let mut placed = Vec::with_capacity(frames.len());
-        let push = |buffer: &mut Vec<u8>, first: u64, count: u32, flags: u32, data: &[u8]| {
-            let mut header = [0u8; FRAME_HEADER];
-            header[0..8].copy_from_slice(&txn.to_le_bytes());
-            header[8..16].copy_from_slice(&first.to_le_bytes());
-            header[16..20].copy_from_slice(&count.to_le_bytes());
-            header[20..24].copy_from_slice(&flags.to_le_bytes());
-            let crc = frame_crc(self.salt, &header, data);
-            header[24..28].copy_from_slice(&crc.to_le_bytes());
-            buffer.extend_from_slice(&header);
-            let at = buffer.len() as u64;
-            buffer.extend_from_slice(data);
-            at
-        };
+        let salt = self.salt;
         for (first, data) in frames {
             let count = (data.len() / self.page_size) as u32;
-            let at = push(&mut buffer, *first, count, 0, data);
+            let at = push_frame(&mut buffer, salt, txn, *first, count, 0, data);
             placed.push((*first, count as u64, at));
         }
-        push(&mut buffer, 0, 0, FLAG_COMMIT, &meta_page[..META_SIZE]);
-        let start = self.end;
-        self.ensure_len(start + buffer.len() as u64)?;
-        self.storage.write_at(&buffer, start)?;
+        push_frame(
+            &mut buffer,
+            salt,
+            txn,
+            0,
+            0,
+            FLAG_COMMIT,
+            &meta_page[..META_SIZE],
+        );
+        let placement = self.space.place(buffer.len() as u64, wrap_at);
+        self.write_chain(txn, placement, &buffer)?;
+        self.space
+            .record(txn, meta.clone(), placement, buffer.len() as u64);
+        Ok(placed
+            .into_iter()
+            .map(|(first, count, at)| (first, count, placement.at + at))
+            .collect())
+    }
+
+    /// Writes `buffer` at `placement.at`, after a jump frame that sends the chain there.
+    fn write_chain(&mut self, txn: u64, placement: Placement, buffer: &[u8]) -> Result<()> {
+        let end = placement.at + buffer.len() as u64 + FRAME_HEADER;
+        self.ensure_len(end)?;
+        self.storage.write_at(buffer, placement.at)?;
+        if let Some(from) = placement.jump_from {
+            // After the frames: a jump that lands before them leads a scan to bytes of the
+            // past, which end it.
+            let mut jump = Vec::with_capacity(FRAME_HEADER as usize);
+            push_frame(&mut jump, self.salt, txn, placement.at, 0, FLAG_JUMP, &[]);
+            self.storage.write_at(&jump, from)?;
+        }
         if !self.storage.map_follows_writes() {
             self.map = Arc::new(self.storage.map(self.file_len)?);
         }
-        self.end = start + buffer.len() as u64;
-        Ok(placed
-            .into_iter()
-            .map(|(first, count, at)| (first, count, start + at))
-            .collect())
+        Ok(())
     }
 
     fn ensure_len(&mut self, need: u64) -> Result<()> {
@@ -268,22 +359,33 @@ impl WalLog {
         Ok(())
     }
 
-    /// Starts the log over: a new salt makes every old frame invalid. Only when no reader can
-    /// still reach a frame. With `sync`, the new header is made durable.
-    /// The salt and the append point change only once the new header is written (and, with
-    /// `sync`, synced): a failed reset leaves the log as it was.
-    pub(crate) fn reset(&mut self, sync: bool) -> Result<()> {
-        let salt = new_salt(self.salt);
-        let mut header = [0u8; LOG_HEADER as usize];
+    /// Writes a header naming `salt` and `start` into the slot the current one is not in.
+    fn write_header(&mut self, salt: u64, start: u64) -> Result<()> {
+        let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(&MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
         header[12..16].copy_from_slice(&(self.page_size as u32).to_le_bytes());
         header[16..24].copy_from_slice(&salt.to_le_bytes());
-        let crc = crc32c::crc32c(&header[..32]);
-        header[32..36].copy_from_slice(&crc.to_le_bytes());
+        header[24..32].copy_from_slice(&(self.seq + 1).to_le_bytes());
+        header[32..40].copy_from_slice(&start.to_le_bytes());
+        let crc = crc32c::crc32c(&header[..40]);
+        header[40..44].copy_from_slice(&crc.to_le_bytes());
+        let slot = 1 - self.slot;
+        self.ensure_len(LOG_START)?;
+        self.storage.write_at(&header, HEADER_SLOTS[slot])?;
+        self.seq += 1;
+        self.slot = slot;
+        Ok(())
+    }
+
+    /// Starts the log over: a new salt makes every old frame invalid. Only when no reader can
+    /// still reach a frame. With `sync`, the new header is made durable.
+    /// The salt and the chain change only once the new header is written (and, with `sync`,
+    /// synced): a failed reset leaves the log as it was.
+    pub(crate) fn reset(&mut self, sync: bool) -> Result<()> {
+        let salt = new_salt(self.salt);
         let fresh = self.file_len == 0;
-        self.ensure_len(LOG_HEADER)?;
-        self.storage.write_at(&header, 0)?;
+        self.write_header(salt, LOG_START)?;
         if sync || fresh {
             self.storage.sync(true)?;
             self.length_unsynced = false;
@@ -295,16 +397,27 @@ impl WalLog {
             self.map = Arc::new(self.storage.map(self.file_len)?);
         }
         self.salt = salt;
-        self.end = LOG_HEADER;
+        self.space = LogSpace::new(LOG_START);
         Ok(())
     }
 
-    /// Cuts a log that was just started over (it holds no frame) back to its header and
+    /// The commits up to `through` are in the file, durably: recovery starts after them from
+    /// now on (a synced header says so), and their bytes are retired, free once the readers
+    /// older than `epoch` are gone.
+    pub(crate) fn forget_through(&mut self, through: u64, epoch: u64) -> Result<()> {
+        // The header first: the bytes are not free until no recovery would read them.
+        self.write_header(self.salt, self.space.start_after(through))?;
+        self.sync()?;
+        self.space.retire_through(through, epoch);
+        Ok(())
+    }
+
+    /// Cuts a log that was just started over (it holds no frame) back to its headers and
     /// `slack` bytes (DESIGN.md, "Giving space back"). Only while no snapshot reads frames
     /// from it: every live one was begun after the log started over.
     pub(crate) fn give_back(&mut self, slack: u64) -> Result<()> {
-        let keep = LOG_HEADER + slack;
-        if self.end != LOG_HEADER || self.file_len <= keep {
+        let keep = LOG_START + slack;
+        if self.space.in_use() || self.space.head() != LOG_START || self.file_len <= keep {
             return Ok(());
         }
         self.storage.set_len(keep)?;
@@ -314,10 +427,39 @@ impl WalLog {
         Ok(())
     }
 
+    /// Frees the retired bytes no live reader can hold (`oldest_reader`: the oldest live
+    /// reader's id); returns the newest commit whose bytes were freed.
+    pub(crate) fn release(&mut self, oldest_reader: Option<u64>) -> Option<u64> {
+        self.space.release(oldest_reader)
+    }
+
     /// The bytes at `offset` in the log.
     pub(crate) fn read(&self, offset: u64, len: usize) -> Result<&[u8]> {
         self.map
             .slice(offset, len)
             .ok_or_else(|| Error::corruption(0u64, format!("log offset {offset} beyond the log")))
     }
+}
+
+/// Appends one frame to `buffer`; returns where its data begins in `buffer`.
+fn push_frame(
+    buffer: &mut Vec<u8>,
+    salt: u64,
+    txn: u64,
+    first: u64,
+    count: u32,
+    flags: u32,
+    data: &[u8],
+) -> u64 {
+    let mut header = [0u8; FRAME_HEADER as usize];
+    header[0..8].copy_from_slice(&txn.to_le_bytes());
+    header[8..16].copy_from_slice(&first.to_le_bytes());
+    header[16..20].copy_from_slice(&count.to_le_bytes());
+    header[20..24].copy_from_slice(&flags.to_le_bytes());
+    let crc = frame_crc(salt, &header, data);
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    buffer.extend_from_slice(&header);
+    let at = buffer.len() as u64;
+    buffer.extend_from_slice(data);
+    at
 }

@@ -6,6 +6,7 @@ mod checkpoint;
 mod index;
 mod log;
 mod pager;
+mod space;
 
 pub(crate) use checkpoint::checkpoint;
 pub(crate) use index::WalIndex;

@@ -3,7 +3,6 @@
 //! [`WalPager`] holds what the whole transaction shares; [`WalStore`] is the page store of
 //! one tree, over its own [`DirtyPages`].
 
-use super::WalIndex;
 use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
 use crate::ids::{PageId, Ptr};
@@ -11,14 +10,13 @@ use crate::io::Mapping;
 use crate::pager::alloc::{Allocator, Stream};
 use crate::pager::dirty::{self, DirtyPages};
 use crate::pager::view::{PageView, read_overflow, read_page};
-use crate::pager::{FreeList, PageSource, PageStore, ReadPages, VerifiedPages, WalRead};
-use std::sync::{Arc, RwLock};
+use crate::pager::{FreeList, LogView, PageSource, PageStore, ReadPages, VerifiedPages};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub(crate) struct WalPager {
     main: Arc<Mapping>,
-    log: Arc<Mapping>,
-    index: Arc<RwLock<WalIndex>>,
+    log: LogView,
     page_size: usize,
     verify: bool,
     verified: Arc<VerifiedPages>,
@@ -30,8 +28,7 @@ pub(crate) struct WalPager {
 #[derive(Debug)]
 pub(crate) struct WalPagerStart {
     pub main: Arc<Mapping>,
-    pub log: Arc<Mapping>,
-    pub index: Arc<RwLock<WalIndex>>,
+    pub log: LogView,
     pub page_size: usize,
     pub verify: bool,
     pub verified: Arc<VerifiedPages>,
@@ -54,7 +51,6 @@ impl WalPager {
             ),
             main: start.main,
             log: start.log,
-            index: start.index,
             page_size: start.page_size,
             verify: start.verify,
             verified: start.verified,
@@ -68,11 +64,7 @@ impl WalPager {
             page_size: self.page_size,
             high_water: self.alloc.high_water(),
             verify: self.verify,
-            wal: Some(WalRead {
-                map: &self.log,
-                index: &self.index,
-                upto: u64::MAX,
-            }),
+            wal: Some(self.log.read(u64::MAX)),
             verified: Some(&self.verified),
         }
     }
@@ -81,7 +73,7 @@ impl WalPager {
     pub(crate) fn view(&self) -> PageView {
         PageView {
             map: self.main.clone(),
-            log: Some((self.log.clone(), self.index.clone())),
+            log: Some(self.log.clone()),
             page_size: self.page_size,
             high_water: self.alloc.high_water(),
             verify: self.verify,
