@@ -205,6 +205,24 @@ fn recover_log(
     let (mut log, recovered) = WalLog::open(log_storage, main.meta.page_size as usize)?;
     recovery.frames = recovered.frames;
     recovery.bytes = recovered.bytes;
+    let reached = recovered
+        .meta
+        .as_ref()
+        .map_or(0, |m| m.txn_id.0)
+        .max(main.meta.txn_id.0);
+    if recovered.sealed > reached {
+        // A clean close found commit `sealed` whole in the log (DESIGN.md, "Sealing at
+        // close"): a scan that ends before it met damage, not the log's end.
+        let (offset, page) = recovered.ended_at;
+        return Err(Error::corruption(
+            page,
+            format!(
+                "the log frame at offset {offset} is damaged: a clean close sealed the log with \
+                 commit {} whole, but its whole frames end at commit {reached}",
+                recovered.sealed
+            ),
+        ));
+    }
     let mut index = recovered.index;
     let logged = recovered.meta.filter(|m| m.txn_id >= main.meta.txn_id);
     // Until a copy succeeds every logged version is read from the log.

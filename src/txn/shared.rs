@@ -166,7 +166,16 @@ impl Drop for Shared {
                 state.length_unsynced |= self.commits.take_length_unsynced();
                 super::seal::seal(self, &mut state)
             }
-            Mode::Wal => super::try_checkpoint(self, &mut state).map(|_| ()),
+            Mode::Wal => match super::try_checkpoint(self, &mut state) {
+                Ok(true) => Ok(()),
+                // The copy could not run (no room on the disk): the log stays, sealed.
+                _ if state.poisoned => Ok(()),
+                _ => {
+                    let newest = state.meta.txn_id.0;
+                    let wal = state.wal.as_mut().expect("log mode has a log");
+                    wal.log.seal(newest)
+                }
+            },
         };
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct WalLog {
     /// The newest header's sequence number and slot.
     seq: u64,
     slot: usize,
+    /// The newest commit a clean close found whole in the log, 0 if none (a seal).
+    sealed: u64,
     space: LogSpace,
     file_len: u64,
     map: Arc<Mapping>,
@@ -42,6 +44,11 @@ pub(crate) struct Recovered {
     pub meta: Option<Meta>,
     pub frames: u64,
     pub bytes: u64,
+    /// The newest commit the header says a clean close found whole (0 if none).
+    pub sealed: u64,
+    /// Where the scan ended: the offset, and the first page of the frame there (0 if it had
+    /// none).
+    pub ended_at: (u64, u64),
 }
 
 /// A header slot's fields.
@@ -50,6 +57,7 @@ struct Header {
     salt: u64,
     seq: u64,
     start: u64,
+    sealed: u64,
 }
 
 fn frame_crc(salt: u64, header: &[u8], data: &[u8]) -> u32 {
@@ -89,11 +97,12 @@ fn decode_header(bytes: &[u8], page_size: usize) -> Result<Option<Header>> {
     }
     let whole = version == VERSION
         && half(bytes, 12) as usize == page_size
-        && crc32c::crc32c(&bytes[..40]) == half(bytes, 40);
+        && crc32c::crc32c(&bytes[..48]) == half(bytes, 48);
     Ok(whole.then(|| Header {
         salt: word(bytes, 16),
         seq: word(bytes, 24),
         start: word(bytes, 32),
+        sealed: word(bytes, 40),
     }))
 }
 
@@ -108,6 +117,7 @@ impl WalLog {
             salt: 0,
             seq: 0,
             slot: 1,
+            sealed: 0,
             space: LogSpace::new(LOG_START),
             file_len,
             map,
@@ -131,7 +141,9 @@ impl WalLog {
         log.salt = header.salt;
         log.seq = header.seq;
         log.slot = slot;
-        let recovered = log.scan(header.start.max(LOG_START));
+        log.sealed = header.sealed;
+        let mut recovered = log.scan(header.start.max(LOG_START));
+        recovered.sealed = header.sealed;
         Ok((log, recovered))
     }
 
@@ -181,6 +193,7 @@ impl WalLog {
         let mut segment = offset;
         while let Some(header) = self.read_exact_at(offset, FRAME_HEADER as usize) {
             let header = &header[..];
+            recovered.ended_at = (offset, word(header, 8));
             let (txn, first, count, flags, crc) = (
                 word(header, 0),
                 word(header, 8),
@@ -253,6 +266,9 @@ impl WalLog {
             current_txn = None;
             segment = offset;
             head = offset;
+        }
+        if recovered.ended_at.0 != offset {
+            recovered.ended_at = (offset, 0);
         }
         self.space = LogSpace::recovered(commits, head);
         recovered
@@ -368,10 +384,16 @@ impl WalLog {
         header[16..24].copy_from_slice(&salt.to_le_bytes());
         header[24..32].copy_from_slice(&(self.seq + 1).to_le_bytes());
         header[32..40].copy_from_slice(&start.to_le_bytes());
-        let crc = crc32c::crc32c(&header[..40]);
-        header[40..44].copy_from_slice(&crc.to_le_bytes());
+        header[40..48].copy_from_slice(&self.sealed.to_le_bytes());
+        let crc = crc32c::crc32c(&header[..48]);
+        header[48..52].copy_from_slice(&crc.to_le_bytes());
         let slot = 1 - self.slot;
-        self.ensure_len(LOG_START)?;
+        if self.file_len < LOG_START {
+            // Both slots are written once, so a later header never needs new room on the
+            // disk (a clean close on a full disk still seals).
+            self.ensure_len(LOG_START)?;
+            self.storage.write_at(&[0u8; LOG_START as usize], 0)?;
+        }
         self.storage.write_at(&header, HEADER_SLOTS[slot])?;
         self.seq += 1;
         self.slot = slot;
@@ -385,7 +407,11 @@ impl WalLog {
     pub(crate) fn reset(&mut self, sync: bool) -> Result<()> {
         let salt = new_salt(self.salt);
         let fresh = self.file_len == 0;
-        self.write_header(salt, LOG_START)?;
+        let sealed = std::mem::replace(&mut self.sealed, 0);
+        if let Err(e) = self.write_header(salt, LOG_START) {
+            self.sealed = sealed;
+            return Err(e);
+        }
         if sync || fresh {
             self.storage.sync(true)?;
             self.length_unsynced = false;
@@ -409,6 +435,21 @@ impl WalLog {
         self.write_header(self.salt, self.space.start_after(through))?;
         self.sync()?;
         self.space.retire_through(through, epoch);
+        Ok(())
+    }
+
+    /// Seals the log at a clean close that could not copy it into the file (DESIGN.md,
+    /// "Sealing at close"): its frames are made durable, then a header says that commit
+    /// `newest` is whole, so a later open that cannot reach it reports `Corruption` instead
+    /// of taking the damage for the log's end.
+    pub(crate) fn seal(&mut self, newest: u64) -> Result<()> {
+        if !self.space.has_commits() {
+            return Ok(());
+        }
+        self.sync()?;
+        self.sealed = newest;
+        self.write_header(self.salt, self.space.start_after(0))?;
+        self.sync()?;
         Ok(())
     }
 
