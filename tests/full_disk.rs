@@ -246,53 +246,6 @@ fn creating_a_database_on_a_full_disk_fails_cleanly() {
     assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
 }
 
-/// The newest commit in a log file, read by the format in DESIGN.md ("Log format"): the
-/// newest header's `sealed` field, and the offset of the data of the newest commit's first
-/// page frame.
-fn newest_logged_commit(log: &[u8], page_size: usize) -> (u64, u64) {
-    let word = |at: usize| u64::from_le_bytes(log[at..at + 8].try_into().unwrap());
-    let half = |at: usize| u32::from_le_bytes(log[at..at + 4].try_into().unwrap()) as usize;
-    let valid = |at: usize| {
-        log[at..at + 8] == *b"BOUGHWAL"
-            && crc32c::crc32c(&log[at..at + 48]) as usize == half(at + 48)
-    };
-    let header = [0, 4096]
-        .into_iter()
-        .filter(|&at| valid(at))
-        .max_by_key(|&at| word(at + 24))
-        .expect("a valid log header");
-    let sealed = word(header + 40);
-    let mut offset = word(header + 32) as usize;
-    let mut first_frame_of = (0, 0);
-    let mut newest_page_frame = 0;
-    while offset + 32 <= log.len() {
-        let (txn, first, count, flags) = (
-            word(offset),
-            word(offset + 8),
-            half(offset + 16),
-            half(offset + 20),
-        );
-        match flags {
-            2 => offset = first as usize,
-            1 => {
-                newest_page_frame = first_frame_of.1;
-                offset += 32 + 80;
-            }
-            0 if count > 0 => {
-                if first_frame_of.0 != txn {
-                    first_frame_of = (txn, offset as u64 + 32);
-                }
-                offset += 32 + count * page_size;
-            }
-            _ => break,
-        }
-        if txn == 0 {
-            break;
-        }
-    }
-    (sealed, newest_page_frame)
-}
-
 /// Flips three bits of the bytes at `at` in the file (in place: the disk is full).
 fn flip_bits(path: &std::path::Path, bytes: &mut [u8], at: u64) {
     use std::os::unix::fs::FileExt;
@@ -330,7 +283,7 @@ fn a_log_sealed_at_a_clean_close_on_a_full_disk_reports_damage_as_corruption() {
     // The close could not copy the log into the file (no room): it sealed the log instead.
     let log_path = fs.path("db.bough-wal");
     let mut log = std::fs::read(&log_path).unwrap();
-    let (sealed, frame) = newest_logged_commit(&log, 4096);
+    let (sealed, frame) = common::log_file::newest_commit(&log, 4096);
     assert!(sealed > 0, "the clean close sealed the log");
     assert!(frame > 0, "the log holds the newest commit's frames");
     // Bit rot in the newest commit's frames: with the seal, that is corruption, not the end

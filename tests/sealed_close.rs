@@ -215,3 +215,65 @@ fn an_unclean_stop_falls_back_visibly_or_refuses() {
         .unwrap();
     assert!(db.recovery().is_none());
 }
+
+#[test]
+fn an_unclean_stop_in_log_mode_falls_back_visibly_or_refuses() {
+    if test_mode() != Mode::Wal {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.bough");
+    let log_path = dir.path().join("db.bough-wal");
+    // No checkpoint: every commit stays in the log.
+    let open = |refuse: bool| {
+        builder(CommitProtocol::OneSync)
+            .checkpoint_bytes(1 << 40)
+            .refuse_fallback(refuse)
+            .open(&path)
+    };
+    let (model, newest, file, log) = {
+        let db = open(false).unwrap();
+        let (model, newest) = build(&db);
+        // As a crash leaves them: copied while the database is open.
+        let file = std::fs::read(&path).unwrap();
+        let log = std::fs::read(&log_path).unwrap();
+        (model, newest, file, log)
+    };
+    let (sealed, frame) = common::log_file::newest_commit(&log, 4096);
+    assert_eq!(sealed, 0, "an unclean stop leaves no seal");
+    let mut damaged = log.clone();
+    for bit in [5usize, 800, 3001] {
+        damaged[frame as usize + bit / 8] ^= 1 << (bit % 8);
+    }
+    let restore = |log: &[u8]| {
+        std::fs::write(&path, &file).unwrap();
+        std::fs::write(&log_path, log).unwrap();
+    };
+    restore(&damaged);
+    {
+        let db = open(false).unwrap();
+        let fell_back = db.recovery().expect("the fall-back is reported").clone();
+        assert_eq!(
+            (fell_back.dropped_txn, fell_back.opened_txn),
+            (newest, newest - 1)
+        );
+        assert!(fell_back.reason.contains("log"), "{}", fell_back.reason);
+        let found = read_all(&db).unwrap();
+        assert_eq!(
+            found.len(),
+            model.len() - 500,
+            "only the newest commit is gone"
+        );
+        db.check().unwrap();
+    }
+    restore(&damaged);
+    match open(true) {
+        Err(Error::FallBackRefused { dropped_txn, .. }) => assert_eq!(dropped_txn, newest),
+        other => panic!("expected FallBackRefused, got {:?}", other.map(|_| ())),
+    }
+    // Undamaged, the same unclean image opens its newest commit, refusal or not.
+    restore(&log);
+    let db = open(true).unwrap();
+    assert!(db.recovery().is_none());
+    assert_eq!(read_all(&db).unwrap(), model);
+}

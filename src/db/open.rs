@@ -158,6 +158,7 @@ pub(super) fn open_storage(
         metas,
     };
     let mut recovery = Recovery::default();
+    let mut fell_back = fell_back;
     let wal = match log_storage {
         Some(log_storage) => Some(recover_log(
             &*storage,
@@ -165,6 +166,7 @@ pub(super) fn open_storage(
             options,
             &mut main,
             &mut recovery,
+            &mut fell_back,
         )?),
         None => None,
     };
@@ -200,6 +202,7 @@ fn recover_log(
     options: &Builder,
     main: &mut MainFile,
     recovery: &mut Recovery,
+    fell_back: &mut Option<FallBack>,
 ) -> Result<WalState> {
     let started = Instant::now();
     let (mut log, recovered) = WalLog::open(log_storage, main.meta.page_size as usize)?;
@@ -222,6 +225,26 @@ fn recover_log(
                 recovered.sealed
             ),
         ));
+    }
+    if let Some(dropped) = recovered.unfinished.filter(|&txn| txn == reached + 1) {
+        // The log ends inside the next commit: torn by an unclean stop, or damaged. Falling
+        // back is right, and visible (DESIGN.md, "Sealing at close").
+        let reason = format!(
+            "the log ends inside commit {dropped}, at offset {}: its frames are torn (it was \
+             in flight at an unclean stop, or its commit failed) or damaged",
+            recovered.ended_at.0
+        );
+        if options.refuse_fallback {
+            return Err(Error::FallBackRefused {
+                dropped_txn: dropped,
+                reason,
+            });
+        }
+        *fell_back = Some(FallBack {
+            dropped_txn: dropped,
+            opened_txn: reached,
+            reason,
+        });
     }
     let mut index = recovered.index;
     let logged = recovered.meta.filter(|m| m.txn_id >= main.meta.txn_id);

@@ -5,6 +5,8 @@
 //! leaves a damaged file behind fails even if its own assertions passed.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod log_file;
+
 use std::path::{Path, PathBuf};
 
 use bough::{CheckReport, Database, Durability, Mode, Range, WriteTransaction};

@@ -49,6 +49,9 @@ pub(crate) struct Recovered {
     /// Where the scan ended: the offset, and the first page of the frame there (0 if it had
     /// none).
     pub ended_at: (u64, u64),
+    /// The transaction of the frame the scan ended at, if that frame's header is one a writer
+    /// could have written (its checksum, or its commit's other frames, failed).
+    pub unfinished: Option<u64>,
 }
 
 /// A header slot's fields.
@@ -194,6 +197,7 @@ impl WalLog {
         while let Some(header) = self.read_exact_at(offset, FRAME_HEADER as usize) {
             let header = &header[..];
             recovered.ended_at = (offset, word(header, 8));
+            recovered.unfinished = (half(header, 20) <= FLAG_JUMP).then(|| word(header, 0));
             let (txn, first, count, flags, crc) = (
                 word(header, 0),
                 word(header, 8),
@@ -268,7 +272,9 @@ impl WalLog {
             head = offset;
         }
         if recovered.ended_at.0 != offset {
+            // The chain ran past the file's end.
             recovered.ended_at = (offset, 0);
+            recovered.unfinished = current_txn;
         }
         self.space = LogSpace::recovered(commits, head);
         recovered
