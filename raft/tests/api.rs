@@ -120,7 +120,16 @@ async fn shapes_and_bad_requests(store: &str) {
         raw.get("/kv/get?key=a").await,
         (200, json!({ "value": null }))
     );
-    let (status, body) = raw.get("/cluster/metrics").await;
+    // Metrics are published after the apply, a moment later: wait a bounded while for them.
+    let mut metrics = raw.get("/cluster/metrics").await;
+    for _ in 0..200 {
+        if metrics.1["last_applied"].as_u64().is_some_and(|n| n >= 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        metrics = raw.get("/cluster/metrics").await;
+    }
+    let (status, body) = metrics;
     assert_eq!(status, 200);
     assert_eq!(body["state"], "Leader");
     assert_eq!(body["store"], store);

@@ -137,14 +137,6 @@ pub(super) fn open_storage(
     }
     let map = Arc::new(storage.map(len)?);
     let (meta, fell_back, metas) = main_meta(&*storage, len, &map)?;
-    if options.refuse_fallback
-        && let Some(fell_back) = &fell_back
-    {
-        return Err(Error::FallBackRefused {
-            dropped_txn: fell_back.dropped_txn,
-            reason: fell_back.reason.clone(),
-        });
-    }
     if mode_of(&meta) != options.mode {
         return Err(Error::ModeMismatch {
             file: mode_of(&meta),
@@ -170,6 +162,14 @@ pub(super) fn open_storage(
         )?),
         None => None,
     };
+    if options.refuse_fallback
+        && let Some(fell_back) = &fell_back
+    {
+        return Err(Error::FallBackRefused {
+            dropped_txn: fell_back.dropped_txn,
+            reason: fell_back.reason.clone(),
+        });
+    }
     let mut durable_txn = main.meta.txn_id.0;
     if !options.read_only {
         // Everything the chosen meta reaches is whole (verified above, or written by a
@@ -226,24 +226,24 @@ fn recover_log(
             ),
         ));
     }
-    if let Some(dropped) = recovered.unfinished.filter(|&txn| txn == reached + 1) {
+    if fell_back.as_ref().is_some_and(|f| reached >= f.dropped_txn) {
+        // A damaged meta of the file (a checkpoint's, torn): the log still holds that
+        // commit, so nothing was dropped.
+        *fell_back = None;
+    }
+    if let Some(dropped) = recovered.unfinished.filter(|&txn| txn == reached + 1)
+        && fell_back.is_none()
+    {
         // The log ends inside the next commit: torn by an unclean stop, or damaged. Falling
         // back is right, and visible (DESIGN.md, "Sealing at close").
-        let reason = format!(
-            "the log ends inside commit {dropped}, at offset {}: its frames are torn (it was \
-             in flight at an unclean stop, or its commit failed) or damaged",
-            recovered.ended_at.0
-        );
-        if options.refuse_fallback {
-            return Err(Error::FallBackRefused {
-                dropped_txn: dropped,
-                reason,
-            });
-        }
         *fell_back = Some(FallBack {
             dropped_txn: dropped,
             opened_txn: reached,
-            reason,
+            reason: format!(
+                "the log ends inside commit {dropped}, at offset {}: its frames are torn (it \
+                 was in flight at an unclean stop, or its commit failed) or damaged",
+                recovered.ended_at.0
+            ),
         });
     }
     let mut index = recovered.index;
@@ -254,7 +254,7 @@ fn recover_log(
         Some(logged) if options.read_only => main.meta = logged,
         Some(logged) => match checkpoint(storage, main.len, &mut log, &index, 0, &logged) {
             Ok(len) => {
-                log.reset(true)?;
+                log.reset(true, logged.txn_id.0)?;
                 floor = logged.txn_id.0;
                 index = WalIndex::default();
                 main.len = len;
@@ -274,13 +274,15 @@ fn recover_log(
             }
             Err(e) => return Err(e),
         },
-        None if !options.read_only => {
-            // Start over under a new salt, synced, so frames a crash left behind can never be
-            // taken for part of a later transaction with a reused id.
-            log.reset(true)?;
+        None => {
+            // The file holds every commit the log does: read nothing from it.
             index = WalIndex::default();
+            if !options.read_only {
+                // Start over under a new salt, synced, so frames a crash left behind can
+                // never be taken for part of a later transaction with a reused id.
+                log.reset(true, main.meta.txn_id.0)?;
+            }
         }
-        None => {}
     }
     recovery.time = started.elapsed();
     Ok(WalState {

@@ -425,7 +425,7 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
     drop(published);
     let log = &mut state.wal.as_mut().expect("log mode has a log").log;
     let moved_on = match restart {
-        true => log.reset(true),
+        true => log.reset(true, newest),
         false => log.forget_through(through.txn_id.0, epoch),
     };
     if let Err(e) = moved_on {

@@ -9,7 +9,7 @@ pub fn newest_commit(log: &[u8], page_size: usize) -> (u64, u64) {
     let half = |at: usize| u32::from_le_bytes(log[at..at + 4].try_into().unwrap()) as usize;
     let valid = |at: usize| {
         log[at..at + 8] == *b"BOUGHWAL"
-            && crc32c::crc32c(&log[at..at + 48]) as usize == half(at + 48)
+            && crc32c::crc32c(&log[at..at + 56]) as usize == half(at + 56)
     };
     let header = [0, 4096]
         .into_iter()

@@ -30,6 +30,8 @@ pub(crate) struct WalLog {
     slot: usize,
     /// The newest commit a clean close found whole in the log, 0 if none (a seal).
     sealed: u64,
+    /// Commits up to this one are in the file: the scan takes a frame of one for the past.
+    through: u64,
     space: LogSpace,
     file_len: u64,
     map: Arc<Mapping>,
@@ -61,6 +63,7 @@ struct Header {
     seq: u64,
     start: u64,
     sealed: u64,
+    through: u64,
 }
 
 fn frame_crc(salt: u64, header: &[u8], data: &[u8]) -> u32 {
@@ -100,12 +103,13 @@ fn decode_header(bytes: &[u8], page_size: usize) -> Result<Option<Header>> {
     }
     let whole = version == VERSION
         && half(bytes, 12) as usize == page_size
-        && crc32c::crc32c(&bytes[..48]) == half(bytes, 48);
+        && crc32c::crc32c(&bytes[..56]) == half(bytes, 56);
     Ok(whole.then(|| Header {
         salt: word(bytes, 16),
         seq: word(bytes, 24),
         start: word(bytes, 32),
         sealed: word(bytes, 40),
+        through: word(bytes, 48),
     }))
 }
 
@@ -121,6 +125,7 @@ impl WalLog {
             seq: 0,
             slot: 1,
             sealed: 0,
+            through: 0,
             space: LogSpace::new(LOG_START),
             file_len,
             map,
@@ -138,13 +143,14 @@ impl WalLog {
             }
         }
         let Some((slot, header)) = newest else {
-            log.reset(false)?;
+            log.reset(false, 0)?;
             return Ok((log, Recovered::default()));
         };
         log.salt = header.salt;
         log.seq = header.seq;
         log.slot = slot;
         log.sealed = header.sealed;
+        log.through = header.through;
         let mut recovered = log.scan(header.start.max(LOG_START));
         recovered.sealed = header.sealed;
         Ok((log, recovered))
@@ -196,7 +202,15 @@ impl WalLog {
         let mut segment = offset;
         while let Some(header) = self.read_exact_at(offset, FRAME_HEADER as usize) {
             let header = &header[..];
-            recovered.ended_at = (offset, word(header, 8));
+            let flags = half(header, 20);
+            recovered.ended_at = (
+                offset,
+                if flags == FLAG_JUMP {
+                    0
+                } else {
+                    word(header, 8)
+                },
+            );
             recovered.unfinished = (half(header, 20) <= FLAG_JUMP).then(|| word(header, 0));
             let (txn, first, count, flags, crc) = (
                 word(header, 0),
@@ -214,6 +228,7 @@ impl WalLog {
                 break;
             }
             if current_txn.is_some_and(|t| t != txn)
+                || txn <= self.through
                 || recovered.meta.as_ref().is_some_and(|m| m.txn_id.0 >= txn)
             {
                 break;
@@ -391,14 +406,17 @@ impl WalLog {
         header[24..32].copy_from_slice(&(self.seq + 1).to_le_bytes());
         header[32..40].copy_from_slice(&start.to_le_bytes());
         header[40..48].copy_from_slice(&self.sealed.to_le_bytes());
-        let crc = crc32c::crc32c(&header[..48]);
-        header[48..52].copy_from_slice(&crc.to_le_bytes());
+        header[48..56].copy_from_slice(&self.through.to_le_bytes());
+        let crc = crc32c::crc32c(&header[..56]);
+        header[56..60].copy_from_slice(&crc.to_le_bytes());
         let slot = 1 - self.slot;
-        if self.file_len < LOG_START {
-            // Both slots are written once, so a later header never needs new room on the
-            // disk (a clean close on a full disk still seals).
-            self.ensure_len(LOG_START)?;
-            self.storage.write_at(&[0u8; LOG_START as usize], 0)?;
+        if self.file_len < LOG_START + FRAME_HEADER {
+            // Both slots, and the first frame's header, are written once, so a later header
+            // or reset never needs new room on the disk (a clean close on a full disk still
+            // seals; an open on one still starts the log over).
+            self.ensure_len(LOG_START + FRAME_HEADER)?;
+            self.storage
+                .write_at(&[0u8; (LOG_START + FRAME_HEADER) as usize], 0)?;
         }
         self.storage.write_at(&header, HEADER_SLOTS[slot])?;
         self.seq += 1;
@@ -408,14 +426,22 @@ impl WalLog {
 
     /// Starts the log over: a new salt makes every old frame invalid. Only when no reader can
     /// still reach a frame. With `sync`, the new header is made durable.
-    /// The salt and the chain change only once the new header is written (and, with `sync`,
-    /// synced): a failed reset leaves the log as it was.
-    pub(crate) fn reset(&mut self, sync: bool) -> Result<()> {
+    /// Commits up to `through` are in the file. The salt and the chain change only once the
+    /// new header is written (and, with `sync`, synced): a failed reset leaves the log as
+    /// recovery needs it (every commit it holds is in the file already).
+    pub(crate) fn reset(&mut self, sync: bool, through: u64) -> Result<()> {
         let salt = new_salt(self.salt);
         let fresh = self.file_len == 0;
-        let sealed = std::mem::replace(&mut self.sealed, 0);
+        // No frame of the past at the start: a torn one there would pass for a commit
+        // in flight (a fall-back reported at every open).
+        if !fresh {
+            self.storage
+                .write_at(&[0u8; FRAME_HEADER as usize], LOG_START)?;
+        }
+        let (sealed, old_through) = (self.sealed, self.through);
+        (self.sealed, self.through) = (0, through);
         if let Err(e) = self.write_header(salt, LOG_START) {
-            self.sealed = sealed;
+            (self.sealed, self.through) = (sealed, old_through);
             return Err(e);
         }
         if sync || fresh {
@@ -438,7 +464,11 @@ impl WalLog {
     /// older than `epoch` are gone.
     pub(crate) fn forget_through(&mut self, through: u64, epoch: u64) -> Result<()> {
         // The header first: the bytes are not free until no recovery would read them.
-        self.write_header(self.salt, self.space.start_after(through))?;
+        let old_through = std::mem::replace(&mut self.through, through);
+        if let Err(e) = self.write_header(self.salt, self.space.start_after(through)) {
+            self.through = old_through;
+            return Err(e);
+        }
         self.sync()?;
         self.space.retire_through(through, epoch);
         Ok(())
