@@ -8,6 +8,9 @@ pub mod raw_bytes;
 #[path = "../../tests/support/crash.rs"]
 #[allow(dead_code)]
 mod crash;
+#[path = "../../tests/support/workloads.rs"]
+#[allow(dead_code)]
+mod workloads;
 
 /// `BOUGH_TEST_MODE=wal` runs the model target in write-ahead-log mode.
 pub fn test_mode() -> bough::Mode {
