@@ -301,3 +301,136 @@ fn a_log_sealed_at_a_clean_close_on_a_full_disk_reports_damage_as_corruption() {
     assert_eq!(contents(&db), model);
     check_ok(&db);
 }
+
+/// Overwrites the one key of table "t" with a value of fixed length naming `tag`: every such
+/// commit writes the same frames, so one lands exactly where another did.
+fn overwrite(db: &Database, tag: &str) {
+    let wtx = db.begin_write().unwrap();
+    {
+        let mut t = wtx.open_table("t").unwrap();
+        t.insert(b"k", format!("{tag:<300}").as_bytes()).unwrap();
+    }
+    wtx.commit().unwrap();
+}
+
+fn value_of_k(db: &Database) -> String {
+    let rtx = db.begin_read().unwrap();
+    let t = rtx.open_table("t").unwrap();
+    let value = t.get(b"k").unwrap().expect("k is present");
+    String::from_utf8(value.to_vec())
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// An open on a full disk keeps the log's commits (it cannot copy them into the file). Frames a
+/// crash left past the end of its chain must never pass for commits after it, even when a new
+/// commit ends exactly where such a frame begins and the frame's transaction id is higher.
+#[test]
+fn frames_a_crash_left_never_pass_for_commits_after_an_open_on_a_full_disk() {
+    if common::test_mode() != bough::Mode::Wal {
+        return;
+    }
+    let Some(fs) = Tmpfs::mount(24 << 20, "stale-frames") else {
+        return;
+    };
+    let path = fs.path("db.bough");
+    let log_path = fs.path("db.bough-wal");
+    let open = || {
+        Database::builder()
+            .mode(bough::Mode::Wal)
+            .checkpoint_bytes(1 << 40)
+            .open(&path)
+    };
+    // The file holds "base"; the log holds "a", then "b1", "b2", "b3", copied as a crash
+    // leaves them (while the database is open).
+    drop({
+        let db = open().unwrap();
+        overwrite(&db, "base");
+        db
+    });
+    let (file, log) = {
+        let db = open().unwrap();
+        // "a" grows the file, so copying it into the file needs room.
+        let wtx = db.begin_write().unwrap();
+        {
+            let mut t = wtx.open_table("grown").unwrap();
+            for n in 0..200u32 {
+                t.insert(&n.to_be_bytes(), &[7u8; 1000]).unwrap();
+            }
+        }
+        wtx.commit().unwrap();
+        overwrite(&db, "a");
+        for tag in ["b1", "b2", "b3"] {
+            overwrite(&db, tag);
+        }
+        (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&log_path).unwrap(),
+        )
+    };
+    let (_, crashed) = common::log_file::chain(&log, 4096);
+    let crashed_log = log.clone();
+    assert_eq!(crashed.len(), 5, "the log holds a, b1, b2, b3: {crashed:?}");
+    let (b1, b2) = (crashed[2], crashed[3]);
+    // The crash tore "b1": the log now ends after "a", and "b2" and "b3" lie past its end.
+    let mut damaged = log.clone();
+    damaged[b1.first_page_data as usize + 100] ^= 0x10;
+    std::fs::write(&path, &file).unwrap();
+    std::fs::write(&log_path, &damaged).unwrap();
+    let ballast = fs.fill("ballast");
+    let (file, log) = {
+        // The open's copy finds no room: it serves the log, and commits there.
+        let db = open().unwrap();
+        assert_eq!(value_of_k(&db), "a");
+        overwrite(&db, "c");
+        let (_, now) = common::log_file::chain(&std::fs::read(&log_path).unwrap(), 4096);
+        // (The helper checks no checksums: it follows the chain on into b2 and b3.)
+        assert_eq!(now[..2], crashed[..2], "a is still in the log, not copied");
+        let c = now[2];
+        assert_eq!(c.start, b1.start, "the new commit takes b1's place");
+        assert!(
+            c.txn < b2.txn,
+            "the new commit reuses a transaction id below the stale frames' ({} vs {})",
+            c.txn,
+            b2.txn
+        );
+        // A crash again: the close would copy the log into the file, or seal it.
+        (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&log_path).unwrap(),
+        )
+    };
+    // The worst case: the frames of b2 and b3 begin exactly where c ends (they do if c is
+    // as long as b1 was; the crashed process could have written them at any offset).
+    let mut log = log;
+    let (_, now) = common::log_file::chain(&log, 4096);
+    let c_end = now[2].end as usize;
+    let stale = &crashed_log[b2.start as usize..crashed[4].end as usize];
+    log[c_end..c_end + stale.len()].copy_from_slice(stale);
+    std::fs::remove_file(&ballast).unwrap();
+    std::fs::write(&path, &file).unwrap();
+    std::fs::write(&log_path, &log).unwrap();
+    let ballast = fs.fill("ballast");
+    // Still full: the newest commit is "c", never "b3".
+    let db = open().unwrap();
+    assert_eq!(value_of_k(&db), "c", "stale frames were taken for commits");
+    check_ok(&db);
+    // A second open on the full disk switches the salt again; a clean close seals the log,
+    // which now holds frames under three salts.
+    overwrite(&db, "d");
+    drop(db);
+    let db = open().unwrap();
+    assert_eq!(value_of_k(&db), "d");
+    drop(db);
+    // Once there is room, the open copies the log into the file.
+    std::fs::remove_file(&ballast).unwrap();
+    let db = open().unwrap();
+    assert_eq!(value_of_k(&db), "d");
+    check_ok(&db);
+    overwrite(&db, "e");
+    drop(db);
+    let db = open().unwrap();
+    assert_eq!(value_of_k(&db), "e");
+    check_ok(&db);
+}

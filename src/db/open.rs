@@ -271,6 +271,10 @@ fn recover_log(
                 main.len = storage.len()?;
                 main.map = Arc::new(storage.map(main.len)?);
                 main.meta = logged;
+                // The log keeps its salt for now, so the next commit announces a new one:
+                // frames a crash left past the chain's end can then never pass for commits
+                // after it (DESIGN.md, "Log format").
+                log.renew_salt();
             }
             Err(e) => return Err(e),
         },

@@ -12,19 +12,25 @@ use crate::io::{Mapping, Storage};
 use std::sync::Arc;
 
 const MAGIC: [u8; 8] = *b"BOUGHWAL";
-const VERSION: u32 = 2;
+/// Version 3 added salt frames.
+const VERSION: u32 = 3;
 /// The two header slots: a header is written to the slot the current one is not in.
 const HEADER_SLOTS: [u64; 2] = [0, 4096];
 const HEADER_LEN: usize = 64;
 const FLAG_COMMIT: u32 = 1;
 const FLAG_JUMP: u32 = 2;
+const FLAG_SALT: u32 = 4;
 
 /// The open log and where the next frame goes.
 #[derive(Debug)]
 pub(crate) struct WalLog {
     storage: Box<dyn Storage>,
     page_size: usize,
+    /// The salt the frames of the next commit are checked with (after a salt frame, with
+    /// `next_salt`).
     salt: u64,
+    /// A salt the next commit switches to, announced by a salt frame at its start.
+    next_salt: Option<u64>,
     /// The newest header's sequence number and slot.
     seq: u64,
     slot: usize,
@@ -66,6 +72,64 @@ struct Header {
     through: u64,
 }
 
+/// A frame's header, as read (DESIGN.md, "Log format").
+#[derive(Debug, Clone, Copy)]
+struct FrameHeader {
+    txn: u64,
+    /// The first page; in a jump frame the next frame's offset, in a salt frame the new salt.
+    first: u64,
+    count: u32,
+    flags: u32,
+    crc: u32,
+}
+
+impl FrameHeader {
+    fn decode(bytes: &[u8]) -> FrameHeader {
+        FrameHeader {
+            txn: word(bytes, 0),
+            first: word(bytes, 8),
+            count: half(bytes, 16),
+            flags: half(bytes, 20),
+            crc: half(bytes, 24),
+        }
+    }
+
+    /// Whether its fields are ones a writer writes, at the start of a commit (`starts_commit`)
+    /// or after its first frames (`before_pages`: none of them a page frame yet).
+    fn well_formed(&self, starts_commit: bool, before_pages: bool) -> bool {
+        match self.flags {
+            0 => self.count > 0 && self.first >= 2,
+            FLAG_COMMIT => self.count == 0,
+            FLAG_JUMP => self.count == 0 && starts_commit && self.first >= LOG_START,
+            FLAG_SALT => self.count == 0 && before_pages && self.first != 0,
+            _ => false,
+        }
+    }
+
+    /// Whether a writer could have written a frame with these flags: the frame a scan ends
+    /// at then names a commit in flight.
+    fn could_be_written(&self) -> bool {
+        matches!(self.flags, 0 | FLAG_COMMIT | FLAG_JUMP | FLAG_SALT)
+    }
+
+    /// The first page of its images, 0 for a frame without any.
+    fn page(&self) -> u64 {
+        if self.flags == 0 || self.flags == FLAG_COMMIT {
+            self.first
+        } else {
+            0
+        }
+    }
+
+    fn data_len(&self, page_size: usize) -> usize {
+        match self.flags {
+            FLAG_COMMIT => META_SIZE,
+            0 => self.count as usize * page_size,
+            _ => 0,
+        }
+    }
+}
+
 fn frame_crc(salt: u64, header: &[u8], data: &[u8]) -> u32 {
     let crc = crc32c::crc32c(&salt.to_le_bytes());
     crc32c::crc32c_append(crc32c::crc32c_append(crc, &header[..24]), data)
@@ -88,22 +152,23 @@ fn half(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// The header in one slot's bytes: `Ok(None)` if the slot holds no valid header (never
-/// written, torn, or foreign), an error if it is a Bough log of another version.
+/// written, torn, or foreign), an error if it is a Bough log of a version this build cannot
+/// read. Version 2 has the same header and lacks only salt frames: it is read as it is.
 fn decode_header(bytes: &[u8], page_size: usize) -> Result<Option<Header>> {
     if bytes[..8] != MAGIC {
         return Ok(None);
     }
     let version = half(bytes, 8);
-    if version != VERSION && crc32c::crc32c(&bytes[..32]) == half(bytes, 32) {
-        // A version 1 header: its crc covers 32 bytes.
+    let known = version == VERSION || version == 2;
+    let v1 = version == 1 && crc32c::crc32c(&bytes[..32]) == half(bytes, 32);
+    let whole = crc32c::crc32c(&bytes[..56]) == half(bytes, 56);
+    if v1 || (!known && whole) {
         return Err(Error::IncompatibleVersion {
             found: version,
             supported: VERSION,
         });
     }
-    let whole = version == VERSION
-        && half(bytes, 12) as usize == page_size
-        && crc32c::crc32c(&bytes[..56]) == half(bytes, 56);
+    let whole = known && whole && half(bytes, 12) as usize == page_size;
     Ok(whole.then(|| Header {
         salt: word(bytes, 16),
         seq: word(bytes, 24),
@@ -122,6 +187,7 @@ impl WalLog {
             storage,
             page_size,
             salt: 0,
+            next_salt: None,
             seq: 0,
             slot: 1,
             sealed: 0,
@@ -170,13 +236,12 @@ impl WalLog {
 
     /// Whether the `len` bytes at `data_at` match the frame's checksum, read a bounded chunk
     /// at a time: a damaged header's page count must not make the scan allocate as much.
-    fn frame_whole(&self, header: &[u8], data_at: u64, len: usize, crc: u32) -> bool {
+    fn frame_whole(&self, salt: u64, header: &[u8], data_at: u64, len: usize, crc: u32) -> bool {
         const CHUNK: usize = 1 << 20;
         if data_at.saturating_add(len as u64) > self.file_len {
             return false;
         }
-        let mut sum =
-            crc32c::crc32c_append(crc32c::crc32c(&self.salt.to_le_bytes()), &header[..24]);
+        let mut sum = crc32c::crc32c_append(crc32c::crc32c(&salt.to_le_bytes()), &header[..24]);
         let mut done = 0;
         while done < len {
             let Some(chunk) = self.read_exact_at(data_at + done as u64, CHUNK.min(len - done))
@@ -191,100 +256,80 @@ impl WalLog {
 
     /// Follows the chain from `start` until the first frame that is torn, foreign, out of
     /// order or incomplete; keeps the whole transactions and ends the chain after the last.
+    /// The salt changes at each salt frame; the writer goes on with the last whole commit's.
     fn scan(&mut self, start: u64) -> Recovered {
         let mut recovered = Recovered::default();
         let mut commits = Vec::new();
         let mut pending: Vec<(u64, u64, u64)> = Vec::new();
         let mut ranges: Vec<(u64, u64)> = Vec::new();
-        let mut offset = start;
-        let mut head = start;
+        let (mut offset, mut head, mut segment) = (start, start, start);
         let mut current_txn = None;
-        let mut segment = offset;
-        while let Some(header) = self.read_exact_at(offset, FRAME_HEADER as usize) {
-            let header = &header[..];
-            let flags = half(header, 20);
-            recovered.ended_at = (
-                offset,
-                if flags == FLAG_JUMP {
-                    0
-                } else {
-                    word(header, 8)
-                },
-            );
-            recovered.unfinished = (half(header, 20) <= FLAG_JUMP).then(|| word(header, 0));
-            let (txn, first, count, flags, crc) = (
-                word(header, 0),
-                word(header, 8),
-                half(header, 16),
-                half(header, 20),
-                half(header, 24),
-            );
-            let (commit, jump) = (flags == FLAG_COMMIT, flags == FLAG_JUMP);
-            if flags > FLAG_JUMP
-                || ((commit || jump) && count != 0)
-                || (jump && (current_txn.is_some() || first < LOG_START))
-                || (flags == 0 && (count == 0 || first < 2))
+        // The salt frames are checked with, and the one the commit being read began with.
+        let (mut salt, mut commit_salt) = (self.salt, self.salt);
+        while let Some(bytes) = self.read_exact_at(offset, FRAME_HEADER as usize) {
+            let frame = FrameHeader::decode(&bytes);
+            recovered.ended_at = (offset, frame.page());
+            recovered.unfinished = frame.could_be_written().then_some(frame.txn);
+            if !frame.well_formed(current_txn.is_none(), pending.is_empty())
+                || current_txn.is_some_and(|t| t != frame.txn)
+                || frame.txn <= self.through
+                || recovered
+                    .meta
+                    .as_ref()
+                    .is_some_and(|m| m.txn_id.0 >= frame.txn)
             {
                 break;
             }
-            if current_txn.is_some_and(|t| t != txn)
-                || txn <= self.through
-                || recovered.meta.as_ref().is_some_and(|m| m.txn_id.0 >= txn)
-            {
-                break;
-            }
-            let data_len = match (commit, jump) {
-                (true, _) => META_SIZE,
-                (_, true) => 0,
-                _ => count as usize * self.page_size,
-            };
+            let data_len = frame.data_len(self.page_size);
             let data_at = offset + FRAME_HEADER;
-            if !self.frame_whole(header, data_at, data_len, crc) {
+            if !self.frame_whole(salt, &bytes, data_at, data_len, frame.crc) {
                 break;
             }
-            current_txn = Some(txn);
-            if jump {
-                ranges.push((offset, data_at));
-                offset = first;
-                segment = first;
-                continue;
+            if current_txn.is_none() {
+                commit_salt = salt;
+            }
+            current_txn = Some(frame.txn);
+            match frame.flags {
+                FLAG_JUMP => {
+                    ranges.push((offset, data_at));
+                    (offset, segment) = (frame.first, frame.first);
+                    continue;
+                }
+                FLAG_SALT => {
+                    salt = frame.first;
+                    offset = data_at;
+                    continue;
+                }
+                FLAG_COMMIT => {}
+                _ => {
+                    pending.push((frame.first, frame.count as u64, data_at));
+                    offset = data_at + data_len as u64;
+                    continue;
+                }
             }
             offset = data_at + data_len as u64;
-            if !commit {
-                pending.push((first, count as u64, data_at));
-                continue;
-            }
-            let Some(data) = self.read_exact_at(data_at, data_len) else {
+            let Some(meta) = self.commit_meta(&frame, data_at, &pending) else {
                 break;
             };
-            let Ok(meta) = Meta::decode(&data) else {
-                break;
-            };
-            if meta.txn_id.0 != txn
-                || pending.iter().any(|&(first, count, _)| {
-                    first
-                        .checked_add(count)
-                        .is_none_or(|end| end > meta.high_water)
-                })
-            {
-                break;
-            }
             for (first, count, at) in pending.drain(..) {
-                recovered.index.add(txn, first, count, at, self.page_size);
+                recovered
+                    .index
+                    .add(frame.txn, first, count, at, self.page_size);
                 recovered.frames += 1;
             }
             recovered.frames += 1;
             ranges.push((segment, offset));
             recovered.bytes += ranges.iter().map(|(a, b)| b - a).sum::<u64>();
             commits.push(LoggedCommit {
-                txn,
+                txn: frame.txn,
                 meta: meta.clone(),
+                salt: commit_salt,
                 ranges: std::mem::take(&mut ranges),
             });
             recovered.meta = Some(meta);
+            self.salt = salt;
             current_txn = None;
-            segment = offset;
-            head = offset;
+            (segment, head) = (offset, offset);
         }
         if recovered.ended_at.0 != offset {
             // The chain ran past the file's end.
@@ -293,6 +338,24 @@ impl WalLog {
         }
         self.space = LogSpace::recovered(commits, head);
         recovered
+    }
+
+    /// The meta a whole commit frame holds, if it ends its transaction's frames: its id is the
+    /// frame's, and no page of theirs lies past its high-water mark.
+    fn commit_meta(
+        &self,
+        frame: &FrameHeader,
+        data_at: u64,
+        pending: &[(u64, u64, u64)],
+    ) -> Option<Meta> {
+        let data = self.read_exact_at(data_at, META_SIZE)?;
+        let meta = Meta::decode(&data).ok()?;
+        let fits = |&(first, count, _): &(u64, u64, u64)| {
+            first
+                .checked_add(count)
+                .is_some_and(|end| end <= meta.high_water)
+        };
+        (meta.txn_id.0 == frame.txn && pending.iter().all(fits)).then_some(meta)
     }
 
     pub(crate) fn map(&self) -> &Arc<Mapping> {
@@ -329,11 +392,17 @@ impl WalLog {
             .iter()
             .map(|(_, d)| FRAME_HEADER as usize + d.len())
             .sum::<usize>()
-            + FRAME_HEADER as usize
+            + 2 * FRAME_HEADER as usize
             + META_SIZE;
         let mut buffer = Vec::with_capacity(total);
         let mut placed = Vec::with_capacity(frames.len());
-        let salt = self.salt;
+        let first_salt = self.salt;
+        let mut salt = first_salt;
+        if let Some(next) = self.next_salt {
+            // Checked with the salt before it; every frame after it, with the new one.
+            push_frame(&mut buffer, salt, txn, next, 0, FLAG_SALT, &[]);
+            salt = next;
+        }
         for (first, data) in frames {
             let count = (data.len() / self.page_size) as u32;
             let at = push_frame(&mut buffer, salt, txn, *first, count, 0, data);
@@ -350,12 +419,26 @@ impl WalLog {
         );
         let placement = self.space.place(buffer.len() as u64, wrap_at);
         self.write_chain(txn, placement, &buffer)?;
-        self.space
-            .record(txn, meta.clone(), placement, buffer.len() as u64);
+        (self.salt, self.next_salt) = (salt, None);
+        self.space.record(
+            txn,
+            meta.clone(),
+            first_salt,
+            placement,
+            buffer.len() as u64,
+        );
         Ok(placed
             .into_iter()
             .map(|(first, count, at)| (first, count, placement.at + at))
             .collect())
+    }
+
+    /// From the next commit on, frames are checked with a new salt, which a salt frame at the
+    /// start of that commit announces (DESIGN.md, "Log format"). For an open that keeps the
+    /// log's commits (it could not copy them into the file): frames a crash left past the
+    /// chain's end carry the old salt, so they end any later scan, whatever their ids.
+    pub(crate) fn renew_salt(&mut self) {
+        self.next_salt = Some(new_salt(self.salt));
     }
 
     /// Writes `buffer` at `placement.at`, after a jump frame that sends the chain there.
@@ -424,6 +507,14 @@ impl WalLog {
         Ok(())
     }
 
+    /// Writes a header whose `start` is the oldest commit after `through` (the chain's end if
+    /// there is none), with the salt that commit's first frame is checked with.
+    fn write_header_after(&mut self, through: u64) -> Result<()> {
+        let start = self.space.start_after(through);
+        let salt = self.space.salt_after(through).unwrap_or(self.salt);
+        self.write_header(salt, start)
+    }
+
     /// Starts the log over: a new salt makes every old frame invalid. Only when no reader can
     /// still reach a frame. With `sync`, the new header is made durable.
     /// Commits up to `through` are in the file. The salt and the chain change only once the
@@ -454,7 +545,7 @@ impl WalLog {
         if !self.storage.map_follows_writes() {
             self.map = Arc::new(self.storage.map(self.file_len)?);
         }
-        self.salt = salt;
+        (self.salt, self.next_salt) = (salt, None);
         self.space = LogSpace::new(LOG_START);
         Ok(())
     }
@@ -465,7 +556,7 @@ impl WalLog {
     pub(crate) fn forget_through(&mut self, through: u64, epoch: u64) -> Result<()> {
         // The header first: the bytes are not free until no recovery would read them.
         let old_through = std::mem::replace(&mut self.through, through);
-        if let Err(e) = self.write_header(self.salt, self.space.start_after(through)) {
+        if let Err(e) = self.write_header_after(through) {
             self.through = old_through;
             return Err(e);
         }
@@ -484,7 +575,7 @@ impl WalLog {
         }
         self.sync()?;
         self.sealed = newest;
-        self.write_header(self.salt, self.space.start_after(0))?;
+        self.write_header_after(0)?;
         self.sync()?;
         Ok(())
     }
@@ -540,3 +631,7 @@ fn push_frame(
     buffer.extend_from_slice(data);
     at
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

@@ -16,6 +16,9 @@ pub(crate) const FRAME_HEADER: u64 = 32;
 pub(crate) struct LoggedCommit {
     pub txn: u64,
     pub meta: Meta,
+    /// The salt its first frame is checked with: a salt frame in it switches the salt only
+    /// for the frames after that one (DESIGN.md, "Log format").
+    pub salt: u64,
     /// The bytes it occupies, in chain order: a jump frame, then its frames; or its frames.
     pub ranges: Vec<(u64, u64)>,
 }
@@ -99,6 +102,14 @@ impl LogSpace {
             .find(|c| c.txn > through)
             .and_then(|c| c.ranges.first())
             .map_or(self.head, |&(start, _)| start)
+    }
+
+    /// The salt of the oldest commit after `through`, where recovery would begin.
+    pub(crate) fn salt_after(&self, through: u64) -> Option<u64> {
+        self.commits
+            .iter()
+            .find(|c| c.txn > through)
+            .map(|c| c.salt)
     }
 
     /// The newest logged commit at or below `txn`.
@@ -190,14 +201,27 @@ impl LogSpace {
         }
     }
 
-    /// Records a commit written where `place` said, `need` bytes at `placement.at`.
-    pub(crate) fn record(&mut self, txn: u64, meta: Meta, placement: Placement, need: u64) {
+    /// Records a commit written where `place` said, `need` bytes at `placement.at`, its
+    /// first frame checked with `salt`.
+    pub(crate) fn record(
+        &mut self,
+        txn: u64,
+        meta: Meta,
+        salt: u64,
+        placement: Placement,
+        need: u64,
+    ) {
         let mut ranges = Vec::with_capacity(2);
         if let Some(from) = placement.jump_from {
             ranges.push((from, from + FRAME_HEADER));
         }
         ranges.push((placement.at, placement.at + need));
-        self.commits.push_back(LoggedCommit { txn, meta, ranges });
+        self.commits.push_back(LoggedCommit {
+            txn,
+            meta,
+            salt,
+            ranges,
+        });
         self.head = placement.at + need;
     }
 }
@@ -221,7 +245,7 @@ mod tests {
 
     fn commit(space: &mut LogSpace, txn: u64, need: u64, wrap_at: u64) -> Placement {
         let placement = space.place(need, wrap_at);
-        space.record(txn, meta(txn), placement, need);
+        space.record(txn, meta(txn), 1, placement, need);
         placement
     }
 
@@ -262,7 +286,7 @@ mod tests {
                     !space.overlaps_use(target.0, target.1),
                     "commit {txn} lands on bytes in use"
                 );
-                space.record(txn, meta(txn), placement, need);
+                space.record(txn, meta(txn), 1, placement, need);
             }
             // Copy all but the newest two; readers let go one round later.
             space.retire_through(txn - 2, round);
