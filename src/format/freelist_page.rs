@@ -18,7 +18,8 @@ pub(crate) enum RecordKind {
     Consumed = 2,
 }
 
-/// One record: a kind, a tag and page ids.
+/// One record of the freelist's log: a kind, a tag and page ids. The one type for records
+/// read from pages or the meta and records a commit builds (its id lists grow in place).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
     pub kind: RecordKind,
@@ -26,9 +27,11 @@ pub(crate) struct Record {
     pub ids: Vec<u64>,
 }
 
-/// A record as the writer builds it: kind, tag and page ids (the layout of [`Record`],
-/// without names, so that the allocator can grow its id lists in place).
-pub(crate) type RecordParts = (RecordKind, u64, Vec<u64>);
+impl Record {
+    pub(crate) fn new(kind: RecordKind, tag: u64, ids: Vec<u64>) -> Record {
+        Record { kind, tag, ids }
+    }
+}
 
 /// A piece of a record that lands on one page.
 pub(crate) type Piece<'a> = (RecordKind, u64, &'a [u64]);
@@ -46,11 +49,11 @@ fn body_capacity(page_size: usize) -> usize {
 
 /// Splits `records` (kind, tag, ids) into the pieces each page holds, filling pages in order.
 /// Records without ids take no space.
-pub(crate) fn pack<'a>(records: &'a [RecordParts], page_size: usize) -> Vec<Vec<Piece<'a>>> {
+pub(crate) fn pack<'a>(records: &'a [Record], page_size: usize) -> Vec<Vec<Piece<'a>>> {
     let capacity = body_capacity(page_size);
     let mut pages: Vec<Vec<Piece>> = Vec::new();
     let mut used = capacity;
-    for (kind, tag, ids) in records {
+    for Record { kind, tag, ids } in records {
         let mut rest: &[u64] = ids;
         while !rest.is_empty() {
             if used + RECORD_HEADER + 8 > capacity {
@@ -141,18 +144,18 @@ pub(crate) fn decode(page: &[u8], id: PageId) -> Result<FreelistPage> {
 }
 
 /// Bytes `records` take when packed one after another (records without ids take none).
-pub(crate) fn records_len<'a>(records: impl IntoIterator<Item = &'a RecordParts>) -> usize {
+pub(crate) fn records_len<'a>(records: impl IntoIterator<Item = &'a Record>) -> usize {
     records
         .into_iter()
-        .filter(|r| !r.2.is_empty())
-        .map(|r| RECORD_HEADER + 8 * r.2.len())
+        .filter(|r| !r.ids.is_empty())
+        .map(|r| RECORD_HEADER + 8 * r.ids.len())
         .sum()
 }
 
 /// Appends `records` to `out`, packed as on a freelist page (records without ids are left
 /// out): the layout of the records a meta page holds.
-pub(crate) fn encode_records(out: &mut Vec<u8>, records: &[RecordParts]) {
-    for (kind, tag, ids) in records.iter().filter(|r| !r.2.is_empty()) {
+pub(crate) fn encode_records(out: &mut Vec<u8>, records: &[Record]) {
+    for Record { kind, tag, ids } in records.iter().filter(|r| !r.ids.is_empty()) {
         out.extend_from_slice(&(*kind as u32).to_le_bytes());
         out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
         out.extend_from_slice(&tag.to_le_bytes());
@@ -216,15 +219,19 @@ mod tests {
     #[test]
     fn packs_records_densely_and_round_trips() {
         let records = vec![
-            (RecordKind::Consumed, 0, vec![5, 6]),
-            (RecordKind::Freed, 0, vec![]),
-            (RecordKind::Freed, 9, (100..700).collect::<Vec<u64>>()),
+            Record::new(RecordKind::Consumed, 0, vec![5, 6]),
+            Record::new(RecordKind::Freed, 0, vec![]),
+            Record::new(RecordKind::Freed, 9, (100..700).collect::<Vec<u64>>()),
         ];
         let pages = pack(&records, 4096);
         assert_eq!(pages.len(), 2, "608 ids in 4 KiB pages");
-        assert_eq!(pages_for(records.iter().map(|r| r.2.len()), 4096), 2);
+        assert_eq!(pages_for(records.iter().map(|r| r.ids.len()), 4096), 2);
         for n in [0, 1, 500, 502, 503, 1006, 5000] {
-            let one = vec![(RecordKind::Freed, 1, (0..n as u64).collect::<Vec<_>>())];
+            let one = vec![Record::new(
+                RecordKind::Freed,
+                1,
+                (0..n as u64).collect::<Vec<_>>(),
+            )];
             assert_eq!(pages_for([n], 4096), pack(&one, 4096).len(), "{n} ids");
         }
         // Mixed record sizes, some ending exactly at a page boundary, at two page sizes.
@@ -236,14 +243,14 @@ mod tests {
                         x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
                         let n = [0, 1, 59, 60, 61, 119, 503, 504, 1007][(x >> 33) as usize % 9]
                             + (x >> 50) as usize % 3;
-                        (RecordKind::Freed, 1, vec![7u64; n])
+                        Record::new(RecordKind::Freed, 1, vec![7u64; n])
                     })
                     .collect();
                 assert_eq!(
-                    pages_for(records.iter().map(|r| r.2.len()), page_size),
+                    pages_for(records.iter().map(|r| r.ids.len()), page_size),
                     pack(&records, page_size).len(),
                     "{:?} at {page_size}",
-                    records.iter().map(|r| r.2.len()).collect::<Vec<_>>()
+                    records.iter().map(|r| r.ids.len()).collect::<Vec<_>>()
                 );
             }
         }
@@ -254,7 +261,7 @@ mod tests {
             decoded.extend(decode(&page, PageId(3)).unwrap().records);
         }
         let ids: Vec<u64> = decoded.iter().flat_map(|r| r.ids.clone()).collect();
-        let expected: Vec<u64> = records.iter().flat_map(|r| r.2.clone()).collect();
+        let expected: Vec<u64> = records.iter().flat_map(|r| r.ids.clone()).collect();
         assert_eq!(ids, expected);
         assert_eq!(decoded[0].kind, RecordKind::Consumed);
         assert!(

@@ -1,7 +1,7 @@
 //! Meta pages 0 and 1 (DESIGN.md, "Meta page (pages 0 and 1)").
 
 use super::FORMAT_VERSION;
-use super::freelist_page::{self, RecordParts};
+use super::freelist_page::{self, Record};
 use crate::ids::{PageId, Ptr, TxnId};
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -44,7 +44,7 @@ pub(crate) struct Meta {
     pub freelist: Option<Ptr>,
     /// The newest records of the freelist's log, held in the meta page itself after the
     /// fixed fields (DESIGN.md, "Freelist and reader tracking"); always empty in log mode.
-    pub freelist_records: Vec<RecordParts>,
+    pub freelist_records: Vec<Record>,
     /// Pages `[0, high_water)` are in use or free; none beyond.
     pub high_water: u64,
     /// Written after its pages were synced (two-phase commit): its tree is whole whenever the
@@ -112,10 +112,7 @@ impl Meta {
             return Err(MetaError::BadRecords);
         };
         let freelist_records = freelist_page::decode_records(records, None, PageId(0))
-            .map_err(|_| MetaError::BadRecords)?
-            .into_iter()
-            .map(|r| (r.kind, r.tag, r.ids))
-            .collect();
+            .map_err(|_| MetaError::BadRecords)?;
         Ok(Meta {
             page_size: raw.page_size.get(),
             txn_id: TxnId(raw.txn_id.get()),
@@ -196,8 +193,8 @@ mod tests {
             }),
             freelist: None,
             freelist_records: vec![
-                (RecordKind::Consumed, 0, vec![5, 6]),
-                (RecordKind::Freed, 7, vec![3, 4, 8]),
+                Record::new(RecordKind::Consumed, 0, vec![5, 6]),
+                Record::new(RecordKind::Freed, 7, vec![3, 4, 8]),
             ],
             high_water: 12,
             pages_synced_first: true,

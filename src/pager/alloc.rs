@@ -5,7 +5,7 @@
 use super::freelist::{FreeList, pages_needed};
 use crate::error::{Error, Result};
 use crate::format::PageHeader;
-use crate::format::freelist_page::{self, RecordKind, RecordParts};
+use crate::format::freelist_page::{self, Record, RecordKind};
 use crate::ids::PageSet;
 use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
@@ -109,7 +109,7 @@ pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
 /// holds after them, and the pages it wrote for the chain.
 pub(crate) struct SavedFreelist {
     pub head: Option<Ptr>,
-    pub records_in_meta: Vec<RecordParts>,
+    pub records_in_meta: Vec<Record>,
     pub pages: FreelistPages,
 }
 
@@ -305,7 +305,7 @@ impl Allocator {
 
     /// Moves every fresh page freed again back to where it came from and returns the
     /// records this commit appends to the freelist log.
-    fn settle_frees(&mut self) -> Vec<RecordParts> {
+    fn settle_frees(&mut self) -> Vec<Record> {
         // No savepoint outlives the commit.
         let held = self.quarantine.take().unwrap_or_default();
         self.loose.extend(held);
@@ -325,9 +325,9 @@ impl Allocator {
         add_group(&mut self.freelist.pending_volatile, self.txn, &volatile);
         freed.extend(volatile);
         vec![
-            (RecordKind::Consumed, 0, self.taken.clone()),
-            (RecordKind::Freed, 0, new_free),
-            (RecordKind::Freed, self.txn, freed),
+            Record::new(RecordKind::Consumed, 0, self.taken.clone()),
+            Record::new(RecordKind::Freed, 0, new_free),
+            Record::new(RecordKind::Freed, self.txn, freed),
         ]
     }
 
@@ -420,7 +420,7 @@ impl Allocator {
 
     /// Adds `own` to the records the meta page holds if they all fit there (no freelist page
     /// is written: DESIGN.md, "Freelist and reader tracking"); else hands `own` back.
-    fn save_in_meta(&mut self, own: Vec<RecordParts>) -> Result<SavedFreelist, Vec<RecordParts>> {
+    fn save_in_meta(&mut self, own: Vec<Record>) -> Result<SavedFreelist, Vec<Record>> {
         let held = &mut self.freelist.records_in_meta;
         let own_bytes = freelist_page::records_len(&own);
         if own_bytes > 0
@@ -428,7 +428,7 @@ impl Allocator {
         {
             return Err(own);
         }
-        held.extend(own.into_iter().filter(|r| !r.2.is_empty()));
+        held.extend(own.into_iter().filter(|r| !r.ids.is_empty()));
         self.taken.clear();
         Ok(SavedFreelist {
             head: self.freelist.head,
@@ -469,18 +469,18 @@ impl Allocator {
     /// either a page this commit is about to record as free (then it simply is not), or one
     /// recorded free earlier (then it is recorded as consumed). This commit's records start
     /// at `own_at`: consumed first, then its newly free pages.
-    fn pages_for_records(&mut self, records: &mut [RecordParts], own_at: usize) -> Vec<u64> {
+    fn pages_for_records(&mut self, records: &mut [Record], own_at: usize) -> Vec<u64> {
         let mut pages = Vec::new();
         while pages.len() < pages_needed(records, self.page_size) {
             let taken_before = self.taken.len();
             let id = self.alloc_page(Stream::Freelist);
             if self.taken.len() > taken_before {
-                let newly_free = &mut records[own_at + 1].2;
+                let newly_free = &mut records[own_at + 1].ids;
                 match newly_free.iter().position(|&f| f == id) {
                     Some(at) => {
                         newly_free.swap_remove(at);
                     }
-                    None => records[own_at].2.push(id),
+                    None => records[own_at].ids.push(id),
                 }
             }
             pages.push(id);
@@ -493,7 +493,7 @@ impl Allocator {
     fn write_chain(
         &mut self,
         mut pages: Vec<u64>,
-        records: &[RecordParts],
+        records: &[Record],
         snapshot: bool,
     ) -> SavedFreelist {
         let packed = freelist_page::pack(records, self.page_size);

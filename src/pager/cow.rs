@@ -10,7 +10,7 @@ use super::freelist::FreeList;
 use super::view::{PageView, read_overflow, read_page};
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};
-use crate::format::freelist_page::RecordParts;
+use crate::format::freelist_page::Record;
 use crate::format::{HEADER_SIZE, Meta, PageHeader, PageKind, node, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::io::{Mapping, Storage};
@@ -214,7 +214,7 @@ impl CowPager {
     pub(crate) fn save_freelist(
         &mut self,
         dirty: &mut DirtyPages,
-    ) -> Result<(Option<Ptr>, Vec<RecordParts>)> {
+    ) -> Result<(Option<Ptr>, Vec<Record>)> {
         let saved = self.alloc.save_freelist();
         self.ensure_file()?;
         dirty.pages.extend(saved.pages);

@@ -14,7 +14,7 @@ use super::alloc::STREAMS;
 use super::free_set::FreeSet;
 use crate::error::{Error, Result};
 use crate::format::Meta;
-use crate::format::freelist_page::{self, RecordKind, RecordParts};
+use crate::format::freelist_page::{self, Record, RecordKind};
 use crate::ids::{PageId, Ptr};
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,7 +35,7 @@ pub(crate) struct FreeList {
     pub(super) head: Option<Ptr>,
     /// The newest records of the log, which the meta page holds after the chain's (oldest
     /// first).
-    pub(super) records_in_meta: Vec<RecordParts>,
+    pub(super) records_in_meta: Vec<Record>,
     /// Pages the last committed transaction took, per `Stream`: how long a run each stream
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
@@ -68,7 +68,7 @@ impl FreeList {
         let in_meta = meta
             .freelist_records
             .iter()
-            .map(|(kind, tag, ids)| (meta_page, *kind, *tag, ids));
+            .map(|r| (meta_page, r.kind, r.tag, &r.ids));
         let mut tag_of: HashMap<u64, u64> = HashMap::new();
         for (page, kind, tag, ids) in in_chain.chain(in_meta) {
             for &id in ids {
@@ -166,18 +166,22 @@ impl FreeList {
     }
 
     /// The records a snapshot of the whole state consists of.
-    pub(super) fn snapshot_records(&self) -> Vec<RecordParts> {
-        let mut records = vec![(RecordKind::Freed, 0, self.ready.iter().collect())];
+    pub(super) fn snapshot_records(&self) -> Vec<Record> {
+        let mut records = vec![Record::new(
+            RecordKind::Freed,
+            0,
+            self.ready.iter().collect(),
+        )];
         for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
-            records.push((RecordKind::Freed, tag, ids.clone()));
+            records.push(Record::new(RecordKind::Freed, tag, ids.clone()));
         }
         records
     }
 }
 
 /// Freelist pages needed for `records` (records without ids need none).
-pub(super) fn pages_needed(records: &[RecordParts], page_size: usize) -> usize {
-    freelist_page::pages_for(records.iter().map(|r| r.2.len()), page_size)
+pub(super) fn pages_needed(records: &[Record], page_size: usize) -> usize {
+    freelist_page::pages_for(records.iter().map(|r| r.ids.len()), page_size)
 }
 
 #[cfg(test)]

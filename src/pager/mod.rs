@@ -25,7 +25,7 @@ pub(crate) use view::{PageView, TablePages};
 
 use crate::error::Result;
 use crate::format::PageKind;
-use crate::format::freelist_page::RecordParts;
+use crate::format::freelist_page::Record;
 use crate::ids::{PageId, Ptr};
 
 /// Read access to tree pages and overflow values.
@@ -179,7 +179,7 @@ impl TxnPager {
     pub(crate) fn save_freelist(
         &mut self,
         dirty: &mut DirtyPages,
-    ) -> Result<(Option<crate::ids::Ptr>, Vec<RecordParts>)> {
+    ) -> Result<(Option<crate::ids::Ptr>, Vec<Record>)> {
         match self {
             TxnPager::Cow(p) => p.save_freelist(dirty),
             TxnPager::Wal(p) => Ok((p.save_freelist(dirty)?, Vec::new())),
