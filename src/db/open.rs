@@ -6,11 +6,11 @@ use crate::error::{Error, Result};
 use crate::format::header::verify_page;
 use crate::format::meta::MetaError;
 use crate::format::node::{LeafValue, Node};
-use crate::format::{FORMAT_VERSION, Meta, PageHeader, freelist_page, valid_page_size};
+use crate::format::{FORMAT_VERSION, Meta, PageHeader, valid_page_size};
 use crate::ids::{PageId, Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Mapping, Storage};
 use crate::pager::wal::{WalIndex, WalLog, checkpoint};
-use crate::pager::{ReadPages, VerifiedPages};
+use crate::pager::{ReadPages, VerifiedPages, walk_chain};
 use crate::plant::{Bug, planted};
 use crate::txn::{
     CommitQueue, Published, Recovery, Shared, Snapshot, TableRecord, WalState, WriterSlot,
@@ -563,18 +563,8 @@ fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()
         }
         Ok(Some(pages.checked_page(ptr)?))
     };
+    walk_chain(meta.freelist, meta.high_water, recent, |_, _, _| {})?;
     let mut steps = 0u64;
-    let mut next = meta.freelist;
-    while let Some(ptr) = next {
-        steps += 1;
-        if steps > meta.high_water {
-            return Err(Error::corruption(ptr.page, "freelist chain loops"));
-        }
-        next = match recent(ptr)? {
-            Some(page) => freelist_page::decode(page, ptr.page)?.next,
-            None => None,
-        };
-    }
     let mut work: Vec<(Ptr, bool)> = meta.catalog.map(|p| (p, true)).into_iter().collect();
     while let Some((ptr, is_catalog)) = work.pop() {
         steps += 1;

@@ -3,11 +3,11 @@
 //! (DESIGN.md, "Freelist and reader tracking").
 
 use super::freelist::{FreeList, pages_needed};
+use super::freelist_log::SavedFreelist;
 use crate::error::{Error, Result};
-use crate::format::PageHeader;
-use crate::format::freelist_page::{self, Record, RecordKind};
+use crate::format::freelist_page::{Record, RecordKind};
+use crate::ids::PageId;
 use crate::ids::PageSet;
-use crate::ids::{PageId, Ptr};
 use crate::plant::{Bug, planted};
 
 #[derive(Debug, Clone)]
@@ -100,17 +100,6 @@ fn add_group(pending: &mut std::collections::BTreeMap<u64, Vec<u64>>, txn: u64, 
         }
         std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut().extend(group),
     }
-}
-
-/// Freelist pages written by a commit, to be added to its dirty pages.
-pub(crate) type FreelistPages = Vec<(u64, Box<[u8]>)>;
-
-/// Where a commit's freelist log ends: the head of its chain of pages, the records its meta
-/// holds after them, and the pages it wrote for the chain.
-pub(crate) struct SavedFreelist {
-    pub head: Option<Ptr>,
-    pub records_in_meta: Vec<Record>,
-    pub pages: FreelistPages,
 }
 
 impl Allocator {
@@ -361,7 +350,7 @@ impl Allocator {
         let mut behind_chain = false;
         loop {
             end -= ready.run_len_ending_at(end);
-            if end > 2 && self.freelist.chain.contains(&(end - 1)) {
+            if end > 2 && self.freelist.log.pages().contains(&(end - 1)) {
                 end -= 1;
                 behind_chain = true;
             } else {
@@ -379,7 +368,7 @@ impl Allocator {
         // A compaction rewrites the freelist's own pages too once any lies past its limit.
         let chain_too_high = self
             .compact_limit
-            .is_some_and(|limit| self.freelist.chain.iter().any(|&id| id >= limit));
+            .is_some_and(|limit| self.freelist.log.pages().iter().any(|&id| id >= limit));
         let chain_holds_tail = self.chain_holds_tail();
         let rewrite = self.trim_tail() || chain_too_high || chain_holds_tail;
         let own = match rewrite {
@@ -395,13 +384,13 @@ impl Allocator {
             self.compact_limit = Some(self.high_water);
         }
         // The meta's records go to pages with this commit's own, which start at `own_at`.
-        let mut records = std::mem::take(&mut self.freelist.records_in_meta);
+        let mut records = self.freelist.log.take_meta_records();
         let own_at = records.len();
         records.extend(own);
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
         let snapshot_pages = self.freelist.snapshot_pages(self.page_size);
-        let chain_after = self.freelist.chain.len() + pages_needed(&records, self.page_size);
+        let chain_after = self.freelist.log.pages().len() + pages_needed(&records, self.page_size);
         let snapshot = rewrite || chain_after > 2 * snapshot_pages + 2;
         let pages = match snapshot {
             true => {
@@ -421,28 +410,18 @@ impl Allocator {
     /// Adds `own` to the records the meta page holds if they all fit there (no freelist page
     /// is written: DESIGN.md, "Freelist and reader tracking"); else hands `own` back.
     fn save_in_meta(&mut self, own: Vec<Record>) -> Result<SavedFreelist, Vec<Record>> {
-        let held = &mut self.freelist.records_in_meta;
-        let own_bytes = freelist_page::records_len(&own);
-        if own_bytes > 0
-            && freelist_page::records_len(held.iter()) + own_bytes > self.records_capacity
-        {
-            return Err(own);
-        }
-        held.extend(own.into_iter().filter(|r| !r.ids.is_empty()));
+        let saved = self
+            .freelist
+            .log
+            .append_in_meta(own, self.records_capacity)?;
         self.taken.clear();
-        Ok(SavedFreelist {
-            head: self.freelist.head,
-            records_in_meta: held.clone(),
-            pages: Vec::new(),
-        })
+        Ok(saved)
     }
 
     /// Frees the old chain under this transaction's id and takes the pages a snapshot of the
     /// whole freelist needs.
     fn pages_for_snapshot(&mut self) -> Vec<u64> {
-        let old_chain = std::mem::take(&mut self.freelist.chain);
-        let old_written = std::mem::take(&mut self.freelist.chain_written);
-        for (id, written) in old_chain.into_iter().zip(old_written) {
+        for (id, written) in self.freelist.log.take_chain() {
             let pending = if written > self.durable_txn {
                 &mut self.freelist.pending_volatile
             } else {
@@ -492,46 +471,16 @@ impl Allocator {
     /// `snapshot`) and returns where the log now ends.
     fn write_chain(
         &mut self,
-        mut pages: Vec<u64>,
+        pages: Vec<u64>,
         records: &[Record],
         snapshot: bool,
     ) -> SavedFreelist {
-        let packed = freelist_page::pack(records, self.page_size);
-        let mut next = if snapshot { None } else { self.freelist.head };
-        let mut written = Vec::with_capacity(pages.len());
-        // Built from the tail: `pages[0]` becomes the head. The log replays oldest first, so
-        // the head holds the newest pieces and the tail the oldest (records a meta held are
-        // older than this commit's own, and may name the same pages).
-        for (i, &id) in pages.iter().enumerate().rev() {
-            let pieces = packed
-                .get(pages.len() - 1 - i)
-                .map_or(&[][..], Vec::as_slice);
-            let mut page = vec![0u8; self.page_size].into_boxed_slice();
-            let header = PageHeader::of_mut(&mut page);
-            header.page_id = id.into();
-            header.txn_id = self.txn.into();
-            freelist_page::encode(&mut page, next, pieces);
-            let crc = super::dirty::seal(&mut page);
-            written.push((id, page));
-            next = Some(Ptr {
-                page: PageId(id),
-                crc,
-            });
-        }
-        let mut written_by = vec![self.txn; pages.len()];
-        if !snapshot {
-            pages.extend_from_slice(&self.freelist.chain);
-            written_by.extend_from_slice(&self.freelist.chain_written);
-        }
-        self.freelist.chain = pages;
-        self.freelist.chain_written = written_by;
-        self.freelist.head = next;
+        let saved = self
+            .freelist
+            .log
+            .write(pages, records, snapshot, self.txn, self.page_size);
         self.taken.clear();
-        SavedFreelist {
-            head: next,
-            records_in_meta: Vec::new(),
-            pages: written,
-        }
+        saved
     }
 
     /// Ends an aborted transaction: every page it took from the freelist goes back.

@@ -12,10 +12,10 @@
 use super::ReadPages;
 use super::alloc::STREAMS;
 use super::free_set::FreeSet;
+use super::freelist_log::FreelistLog;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::format::freelist_page::{self, Record, RecordKind};
-use crate::ids::{PageId, Ptr};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default, Clone)]
@@ -28,14 +28,8 @@ pub(crate) struct FreeList {
     /// Freed by the transaction of the key, and written after the newest durable commit, so no
     /// state a power loss can bring back reaches them: reusable once no reader needs them.
     pub(super) pending_volatile: BTreeMap<u64, Vec<u64>>,
-    /// The freelist's own pages, head first.
-    pub(super) chain: Vec<u64>,
-    /// For each page of `chain`, the transaction that wrote it.
-    pub(super) chain_written: Vec<u64>,
-    pub(super) head: Option<Ptr>,
-    /// The newest records of the log, which the meta page holds after the chain's (oldest
-    /// first).
-    pub(super) records_in_meta: Vec<Record>,
+    /// The log on disk these sets were read from or last saved to.
+    pub(super) log: FreelistLog,
     /// Pages the last committed transaction took, per `Stream`: how long a run each stream
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
@@ -44,34 +38,10 @@ pub(crate) struct FreeList {
 impl FreeList {
     /// Replays the log `meta` ends: the chain from its head, then the records it holds.
     pub(crate) fn load(pages: &ReadPages, meta: &Meta) -> Result<FreeList> {
-        let head = meta.freelist;
-        let mut records = Vec::new();
-        let mut chain = Vec::new();
-        let mut chain_written = Vec::new();
-        let mut next = head;
-        while let Some(ptr) = next {
-            if chain.len() as u64 >= pages.high_water {
-                return Err(Error::corruption(ptr.page, "freelist chain loops"));
-            }
-            let bytes = pages.checked_page(ptr)?;
-            let page = freelist_page::decode(bytes, ptr.page)?;
-            chain.push(ptr.page.0);
-            chain_written.push(crate::format::PageHeader::of(bytes).txn_id.get());
-            next = page.next;
-            records.push((ptr.page, page.records));
-        }
-        let meta_page = PageId(meta.txn_id.0 % 2);
-        let in_chain = records
-            .iter()
-            .rev()
-            .flat_map(|(p, rs)| rs.iter().map(move |r| (*p, r.kind, r.tag, &r.ids)));
-        let in_meta = meta
-            .freelist_records
-            .iter()
-            .map(|r| (meta_page, r.kind, r.tag, &r.ids));
+        let (log, records) = FreelistLog::load(pages, meta)?;
         let mut tag_of: HashMap<u64, u64> = HashMap::new();
-        for (page, kind, tag, ids) in in_chain.chain(in_meta) {
-            for &id in ids {
+        for (page, Record { kind, tag, ids }) in records {
+            for id in ids {
                 if id < 2 || id >= pages.high_water {
                     return Err(Error::corruption(
                         page,
@@ -96,10 +66,7 @@ impl FreeList {
             ready: FreeSet::default(),
             pending,
             pending_volatile: BTreeMap::new(),
-            chain,
-            chain_written,
-            head,
-            records_in_meta: meta.freelist_records.clone(),
+            log,
             run_hint: [0; STREAMS],
         })
     }
@@ -154,7 +121,7 @@ impl FreeList {
 
     /// The freelist's own pages.
     pub(crate) fn chain_pages(&self) -> &[u64] {
-        &self.chain
+        self.log.pages()
     }
 
     /// Freelist pages a snapshot of the whole state needs, counted without building it.

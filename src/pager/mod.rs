@@ -9,6 +9,7 @@ mod cow;
 mod dirty;
 mod free_set;
 mod freelist;
+mod freelist_log;
 mod read;
 mod verified;
 mod view;
@@ -19,6 +20,7 @@ pub(crate) use dirty::DirtyPages;
 #[cfg(test)]
 pub(crate) use dirty::{empty_node, seal};
 pub(crate) use freelist::FreeList;
+pub(crate) use freelist_log::walk_chain;
 pub(crate) use read::{LogView, ReadPages};
 pub(crate) use verified::VerifiedPages;
 pub(crate) use view::{PageView, TablePages};
