@@ -4,6 +4,7 @@
 
 use super::freelist::{FreeList, pages_needed};
 use super::freelist_log::SavedFreelist;
+use super::stream::{STREAMS, Stream};
 use crate::error::{Error, Result};
 use crate::format::freelist_page::{Record, RecordKind};
 use crate::ids::PageId;
@@ -43,22 +44,6 @@ pub(crate) struct Allocator {
     /// ids, and live pages at or past this id are to move below it.
     compact_limit: Option<u64>,
 }
-
-/// Where a single page goes (DESIGN.md, "Freelist and reader tracking"). Pages that die
-/// together are kept together, so that they leave whole runs behind for later commits to
-/// write as one extent, instead of holes between pages that live on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stream {
-    /// A copy of a page one of the last few commits wrote (a root, an upper branch, the
-    /// catalog): likely to be copied again by the next one.
-    Hot = 0,
-    /// Any other page: likely to live long, so it fills the smallest free holes.
-    Cold = 1,
-    /// The freelist's own pages: they live until the log is next rewritten, then go together.
-    Freelist = 2,
-}
-
-pub(super) const STREAMS: usize = 3;
 
 /// The run a stream looks for first when no earlier transaction of this process allocated.
 const FIRST_RUN_HINT: u64 = 4;

@@ -4,9 +4,10 @@
 //! transaction's id. [`CowPager`] holds what the whole transaction shares (the file, the map,
 //! the allocator); [`CowStore`] is the page store of one tree, over its own [`DirtyPages`].
 
-use super::alloc::{Allocator, Stream};
+use super::alloc::Allocator;
 use super::dirty::{self, DirtyPages};
 use super::freelist::FreeList;
+use super::stream::Stream;
 use super::view::{PageView, read_overflow, read_page};
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
 use crate::error::{Error, Result};

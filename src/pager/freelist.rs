@@ -10,9 +10,9 @@
 //! commit, from pages whose allocation is itself recorded, so saving never loops.
 
 use super::ReadPages;
-use super::alloc::STREAMS;
 use super::free_set::FreeSet;
 use super::freelist_log::FreelistLog;
+use super::stream::STREAMS;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::format::freelist_page::{self, Record, RecordKind};

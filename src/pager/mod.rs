@@ -11,6 +11,7 @@ mod free_set;
 mod freelist;
 mod freelist_log;
 mod read;
+mod stream;
 mod verified;
 mod view;
 pub(crate) mod wal;
