@@ -13,9 +13,22 @@
 //!   touches the count).
 #![allow(unsafe_code)]
 
-use super::tables::TablePart;
+use super::catalog::{TableState, TableTypes};
+use super::held::HeldWrites;
+use crate::pager::TablePages;
 use std::cell::UnsafeCell;
 use std::sync::Arc;
+
+/// One table's part of a write transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct TablePart {
+    pub state: TableState,
+    /// What the catalog records of its keys' and values' types.
+    pub types: TableTypes,
+    pub held: HeldWrites,
+    /// The pages the table's tree changed, and the committed pages as of its last change.
+    pub pages: TablePages,
+}
 
 #[derive(Debug)]
 struct PartCell(UnsafeCell<TablePart>);

@@ -4,9 +4,12 @@
 //! meanwhile.
 
 use super::catalog::TableState;
+use super::catalog::TableTypes;
 use super::held::HeldWrites;
 use super::part_cell::PartRef;
 use super::range::{KeyRange, Range, prefix_range};
+use super::spec::TableSpec;
+use super::validate_table_name;
 use super::write::WriteTransaction;
 use crate::btree::{self, RangeIter};
 use crate::error::{Error, Result};
@@ -33,6 +36,34 @@ impl std::fmt::Debug for Table<'_> {
             .field("root", &state.root)
             .field("len", &state.len)
             .finish()
+    }
+}
+
+/// Opening a table's handle, beside the handle: the transaction lends the table's part.
+impl WriteTransaction {
+    /// Opens a table for reading and writing, creating it if missing: by name for a table of
+    /// bytes (`open_table("users")`), or by a [`TableDefinition`](crate::TableDefinition)
+    /// for a typed table. Any number of different tables can be open at once, each written
+    /// through its own handle; a table that already has a live handle in this transaction
+    /// gives [`Error::TableAlreadyOpen`], a typed table opened with other types
+    /// [`Error::TableTypeMismatch`].
+    pub fn open_table<S: TableSpec>(&self, spec: S) -> Result<S::Write<'_>> {
+        let name = spec.table_name();
+        validate_table_name(name)?;
+        let types = spec
+            .table_types()
+            .map(|(key, value)| TableTypes { key, value });
+        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
+        Ok(S::write_handle(Table::new(self, name.to_owned(), part)))
+    }
+
+    /// Opens (or creates) table `name` of bytes recorded with `types` (a backup's copy of a
+    /// typed table).
+    pub(crate) fn open_table_with_types(&self, name: &str, types: TableTypes) -> Result<Table<'_>> {
+        validate_table_name(name)?;
+        let types = (!types.is_bytes()).then_some(types);
+        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
+        Ok(Table::new(self, name.to_owned(), part))
     }
 }
 

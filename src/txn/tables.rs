@@ -5,22 +5,12 @@
 
 use super::catalog::{TableState, TableTypes, find_table, list_tables};
 use super::held::HeldWrites;
+use super::part_cell::TablePart;
 use super::part_cell::{PartRef, PartSlot};
 use crate::error::{Error, Result};
 use crate::ids::Ptr;
 use crate::pager::{Allocation, DirtyPages, FreeList, TablePages, TxnPager};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// One table's part of a write transaction.
-#[derive(Debug, Clone)]
-pub(crate) struct TablePart {
-    pub state: TableState,
-    /// What the catalog records of its keys' and values' types.
-    pub types: TableTypes,
-    pub held: HeldWrites,
-    /// The pages the table's tree changed, and the committed pages as of its last change.
-    pub pages: TablePages,
-}
 
 #[derive(Debug)]
 enum Slot {

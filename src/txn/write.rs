@@ -2,11 +2,8 @@
 //! leaves no trace. It owns the writer's state, so it keeps the database open by itself and
 //! can move between threads.
 
-use super::catalog::TableTypes;
 use super::commit::{self, CommitInput};
 use super::savepoint::Savepoint;
-use super::spec::TableSpec;
-use super::table::Table;
 use super::tables::TxnTables;
 use super::writer_slot::WriterGuard;
 use super::{Shared, Snapshot, WriterState, validate_table_name};
@@ -131,31 +128,6 @@ impl WriteTransaction {
     /// the id after it, which no other transaction takes (DESIGN.md, "Group commit").
     pub fn id(&self) -> u64 {
         self.txn
-    }
-
-    /// Opens a table for reading and writing, creating it if missing: by name for a table of
-    /// bytes (`open_table("users")`), or by a [`TableDefinition`](crate::TableDefinition)
-    /// for a typed table. Any number of different tables can be open at once, each written
-    /// through its own handle; a table that already has a live handle in this transaction
-    /// gives [`Error::TableAlreadyOpen`], a typed table opened with other types
-    /// [`Error::TableTypeMismatch`].
-    pub fn open_table<S: TableSpec>(&self, spec: S) -> Result<S::Write<'_>> {
-        let name = spec.table_name();
-        validate_table_name(name)?;
-        let types = spec
-            .table_types()
-            .map(|(key, value)| TableTypes { key, value });
-        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
-        Ok(S::write_handle(Table::new(self, name.to_owned(), part)))
-    }
-
-    /// Opens (or creates) table `name` of bytes recorded with `types` (a backup's copy of a
-    /// typed table).
-    pub(crate) fn open_table_with_types(&self, name: &str, types: TableTypes) -> Result<Table<'_>> {
-        validate_table_name(name)?;
-        let types = (!types.is_bytes()).then_some(types);
-        let part = self.tables.borrow_mut().check_out(name, types.as_ref())?;
-        Ok(Table::new(self, name.to_owned(), part))
     }
 
     /// Deletes a table and frees its pages; `false` if it did not exist.
