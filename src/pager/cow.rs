@@ -7,6 +7,7 @@
 use super::alloc::Allocator;
 use super::dirty::{self, DirtyPages};
 use super::freelist::FreeList;
+use super::page_runs::write_page_runs;
 use super::stream::Stream;
 use super::view::{PageView, read_overflow, read_page};
 use super::{PageSource, PageStore, ReadPages, VerifiedPages};
@@ -21,9 +22,6 @@ use std::sync::Arc;
 /// A copy of a page written by one of the last this many transaction ids is `Stream::Hot`
 /// (ids skip one after a non-durable commit, so this covers the last two commits).
 const RECENT_TXNS: u64 = 4;
-
-/// Writes of dirty pages are coalesced into runs of at most this many bytes.
-const MAX_WRITE: usize = 1 << 20;
 
 #[derive(Debug)]
 pub(crate) struct CowPager {
@@ -249,26 +247,8 @@ impl CowPager {
             ids.iter().all(|&id| self.alloc.is_fresh(PageId(id))),
             "writing a page this transaction did not allocate"
         );
-        let pages_per_write = (MAX_WRITE / self.page_size).max(1);
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut start = 0;
-        while start < ids.len() {
-            let mut end = start + 1;
-            while end < ids.len() && ids[end] == ids[end - 1] + 1 && end - start < pages_per_write {
-                end += 1;
-            }
-            let offset = ids[start] * self.page_size as u64;
-            if end - start == 1 {
-                self.storage.write_at(&dirty.pages[&ids[start]], offset)?;
-            } else {
-                buffer.clear();
-                for id in &ids[start..end] {
-                    buffer.extend_from_slice(&dirty.pages[id]);
-                }
-                self.storage.write_at(&buffer, offset)?;
-            }
-            start = end;
-        }
+        let pages = ids.iter().map(|&id| Ok((id, &dirty.pages[&id][..])));
+        write_page_runs(&*self.storage, self.page_size, pages)?;
         // This process hashed these versions when it sealed them: readers need not again
         // (DESIGN.md, "Checksums").
         for id in ids {

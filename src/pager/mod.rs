@@ -10,6 +10,7 @@ mod dirty;
 mod free_set;
 mod freelist;
 mod freelist_log;
+mod page_runs;
 mod read;
 mod stream;
 mod verified;

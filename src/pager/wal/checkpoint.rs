@@ -4,9 +4,7 @@ use super::{WalIndex, WalLog};
 use crate::error::Result;
 use crate::format::Meta;
 use crate::io::Storage;
-
-/// Writes of pages are coalesced into runs of at most this many bytes.
-const MAX_WRITE: usize = 1 << 20;
+use crate::pager::page_runs::write_page_runs;
 
 /// Makes the main file hold the state of `meta`, a transaction in the log: syncs the log (its
 /// frames must be durable before any page they replace is overwritten), writes in place the
@@ -37,24 +35,10 @@ pub(crate) fn checkpoint(
         .filter(|&(page, _)| page < meta.high_water)
         .collect();
     pages.sort_unstable();
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut run_start = 0;
-    let mut previous = None;
-    for (page, offset) in pages {
-        let contiguous = previous == Some(page.wrapping_sub(1)) && buffer.len() < MAX_WRITE;
-        if !contiguous && !buffer.is_empty() {
-            main.write_at(&buffer, run_start * page_size)?;
-            buffer.clear();
-        }
-        if buffer.is_empty() {
-            run_start = page;
-        }
-        buffer.extend_from_slice(log.read(offset, page_size as usize)?);
-        previous = Some(page);
-    }
-    if !buffer.is_empty() {
-        main.write_at(&buffer, run_start * page_size)?;
-    }
+    let pages = pages
+        .into_iter()
+        .map(|(page, offset)| Ok((page, log.read(offset, page_size as usize)?)));
+    write_page_runs(main, page_size as usize, pages)?;
     // The pages are synced before the meta that names them, so the meta is written with
     // "pages synced first" truthfully (and an open redoes the copy anyway while the log holds
     // the transaction).
