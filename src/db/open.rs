@@ -9,7 +9,7 @@ use crate::format::node::{LeafValue, Node};
 use crate::format::{FORMAT_VERSION, Meta, PageHeader, valid_page_size};
 use crate::ids::{PageId, Ptr, TxnId};
 use crate::io::{FileStorage, LockMode, Mapping, Storage};
-use crate::pager::wal::{WalIndex, WalLog, checkpoint};
+use crate::pager::wal::{Recovered, WalIndex, WalLog, checkpoint};
 use crate::pager::{ReadPages, VerifiedPages, walk_chain};
 use crate::plant::{Bug, planted};
 use crate::txn::{
@@ -191,28 +191,15 @@ pub(super) fn open_storage(
     ))
 }
 
-/// Replays the log beside the file (log mode): a logged commit the file already names may
-/// still be missing pages in the file (a checkpoint interrupted before its sync), so the
-/// newest logged commit is copied into the file again (the copy is idempotent) and the log
-/// starts over; a read-only open, or one without room for the copy, serves the logged
-/// commits from the log instead.
-fn recover_log(
-    storage: &dyn Storage,
-    log_storage: Box<dyn Storage>,
-    options: &Builder,
-    main: &mut MainFile,
-    recovery: &mut Recovery,
+/// What the end of the log's scan says, given `reached`, the newest commit the file or the
+/// log holds (DESIGN.md, "Sealing at close"): damage, if a clean close sealed a newer commit;
+/// a visible fall-back, if the log ends inside the next commit; and no fall-back at all if
+/// the file's damaged meta is a commit the log still holds.
+fn judge_log_end(
+    recovered: &Recovered,
+    reached: u64,
     fell_back: &mut Option<FallBack>,
-) -> Result<WalState> {
-    let started = Instant::now();
-    let (mut log, recovered) = WalLog::open(log_storage, main.meta.page_size as usize)?;
-    recovery.frames = recovered.frames;
-    recovery.bytes = recovered.bytes;
-    let reached = recovered
-        .meta
-        .as_ref()
-        .map_or(0, |m| m.txn_id.0)
-        .max(main.meta.txn_id.0);
+) -> Result<()> {
     if recovered.sealed > reached {
         // A clean close found commit `sealed` whole in the log (DESIGN.md, "Sealing at
         // close"): a scan that ends before it met damage, not the log's end.
@@ -246,6 +233,32 @@ fn recover_log(
             ),
         });
     }
+    Ok(())
+}
+
+/// Replays the log beside the file (log mode): a logged commit the file already names may
+/// still be missing pages in the file (a checkpoint interrupted before its sync), so the
+/// newest logged commit is copied into the file again (the copy is idempotent) and the log
+/// starts over; a read-only open, or one without room for the copy, serves the logged
+/// commits from the log instead.
+fn recover_log(
+    storage: &dyn Storage,
+    log_storage: Box<dyn Storage>,
+    options: &Builder,
+    main: &mut MainFile,
+    recovery: &mut Recovery,
+    fell_back: &mut Option<FallBack>,
+) -> Result<WalState> {
+    let started = Instant::now();
+    let (mut log, recovered) = WalLog::open(log_storage, main.meta.page_size as usize)?;
+    recovery.frames = recovered.frames;
+    recovery.bytes = recovered.bytes;
+    let reached = recovered
+        .meta
+        .as_ref()
+        .map_or(0, |m| m.txn_id.0)
+        .max(main.meta.txn_id.0);
+    judge_log_end(&recovered, reached, fell_back)?;
     let mut index = recovered.index;
     let logged = recovered.meta.filter(|m| m.txn_id >= main.meta.txn_id);
     // Until a copy succeeds every logged version is read from the log.

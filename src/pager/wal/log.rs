@@ -178,6 +178,56 @@ fn decode_header(bytes: &[u8], page_size: usize) -> Result<Option<Header>> {
     }))
 }
 
+/// The commit a scan is in the middle of: what its frames so far hold.
+#[derive(Debug)]
+struct Reading {
+    txn: u64,
+    /// The salt its first frame was checked with.
+    salt: u64,
+    /// Its page frames: (first page, pages, offset of the images).
+    pages: Vec<(u64, u64, u64)>,
+    /// Its bytes before the current segment (a jump frame).
+    ranges: Vec<(u64, u64)>,
+    /// Where its current stretch of frames began.
+    segment: u64,
+}
+
+impl Reading {
+    fn new(txn: u64, salt: u64, at: u64) -> Reading {
+        Reading {
+            txn,
+            salt,
+            pages: Vec::new(),
+            ranges: Vec::new(),
+            segment: at,
+        }
+    }
+
+    /// Ends it with its commit frame, which ends at `end` and holds `meta`: its pages go
+    /// into the index, and it becomes the newest commit found.
+    fn finish(
+        mut self,
+        meta: Meta,
+        end: u64,
+        recovered: &mut Recovered,
+        page_size: usize,
+    ) -> LoggedCommit {
+        for &(first, count, at) in &self.pages {
+            recovered.index.add(self.txn, first, count, at, page_size);
+        }
+        recovered.frames += self.pages.len() as u64 + 1;
+        self.ranges.push((self.segment, end));
+        recovered.bytes += self.ranges.iter().map(|(a, b)| b - a).sum::<u64>();
+        recovered.meta = Some(meta.clone());
+        LoggedCommit {
+            txn: self.txn,
+            meta,
+            salt: self.salt,
+            ranges: self.ranges,
+        }
+    }
+}
+
 impl WalLog {
     /// Opens the log in `storage` and scans it. A log with no valid header starts over.
     pub(crate) fn open(storage: Box<dyn Storage>, page_size: usize) -> Result<(WalLog, Recovered)> {
@@ -260,24 +310,15 @@ impl WalLog {
     fn scan(&mut self, start: u64) -> Recovered {
         let mut recovered = Recovered::default();
         let mut commits = Vec::new();
-        let mut pending: Vec<(u64, u64, u64)> = Vec::new();
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        let (mut offset, mut head, mut segment) = (start, start, start);
-        let mut current_txn = None;
-        // The salt frames are checked with, and the one the commit being read began with.
-        let (mut salt, mut commit_salt) = (self.salt, self.salt);
+        let (mut offset, mut head) = (start, start);
+        let mut reading: Option<Reading> = None;
+        let mut salt = self.salt;
         while let Some(bytes) = self.read_exact_at(offset, FRAME_HEADER as usize) {
             let frame = FrameHeader::decode(&bytes);
             recovered.ended_at = (offset, frame.page());
             recovered.unfinished = frame.could_be_written().then_some(frame.txn);
-            if !frame.well_formed(current_txn.is_none(), pending.is_empty())
-                || current_txn.is_some_and(|t| t != frame.txn)
-                || frame.txn <= self.through
-                || recovered
-                    .meta
-                    .as_ref()
-                    .is_some_and(|m| m.txn_id.0 >= frame.txn)
-            {
+            let newest = recovered.meta.as_ref().map_or(0, |m| m.txn_id.0);
+            if !self.continues_chain(&frame, reading.as_ref(), newest) {
                 break;
             }
             let data_len = frame.data_len(self.page_size);
@@ -285,59 +326,52 @@ impl WalLog {
             if !self.frame_whole(salt, &bytes, data_at, data_len, frame.crc) {
                 break;
             }
-            if current_txn.is_none() {
-                commit_salt = salt;
-            }
-            current_txn = Some(frame.txn);
+            let commit = reading.get_or_insert_with(|| Reading::new(frame.txn, salt, offset));
             match frame.flags {
                 FLAG_JUMP => {
-                    ranges.push((offset, data_at));
-                    (offset, segment) = (frame.first, frame.first);
+                    commit.ranges.push((offset, data_at));
+                    (offset, commit.segment) = (frame.first, frame.first);
                     continue;
                 }
                 FLAG_SALT => {
-                    salt = frame.first;
-                    offset = data_at;
+                    (salt, offset) = (frame.first, data_at);
                     continue;
                 }
                 FLAG_COMMIT => {}
                 _ => {
-                    pending.push((frame.first, frame.count as u64, data_at));
+                    commit
+                        .pages
+                        .push((frame.first, frame.count as u64, data_at));
                     offset = data_at + data_len as u64;
                     continue;
                 }
             }
             offset = data_at + data_len as u64;
-            let Some(meta) = self.commit_meta(&frame, data_at, &pending) else {
+            let Some(meta) = self.commit_meta(&frame, data_at, &commit.pages) else {
                 break;
             };
-            for (first, count, at) in pending.drain(..) {
-                recovered
-                    .index
-                    .add(frame.txn, first, count, at, self.page_size);
-                recovered.frames += 1;
-            }
-            recovered.frames += 1;
-            ranges.push((segment, offset));
-            recovered.bytes += ranges.iter().map(|(a, b)| b - a).sum::<u64>();
-            commits.push(LoggedCommit {
-                txn: frame.txn,
-                meta: meta.clone(),
-                salt: commit_salt,
-                ranges: std::mem::take(&mut ranges),
-            });
-            recovered.meta = Some(meta);
-            self.salt = salt;
-            current_txn = None;
-            (segment, head) = (offset, offset);
+            let commit = reading.take().expect("read above");
+            commits.push(commit.finish(meta, offset, &mut recovered, self.page_size));
+            (self.salt, head) = (salt, offset);
         }
         if recovered.ended_at.0 != offset {
             // The chain ran past the file's end.
             recovered.ended_at = (offset, 0);
-            recovered.unfinished = current_txn;
+            recovered.unfinished = reading.map(|r| r.txn);
         }
         self.space = LogSpace::recovered(commits, head);
         recovered
+    }
+
+    /// Whether `frame` may come next in the chain: its fields are a writer's, it belongs to
+    /// the commit being read (if any), and that commit is newer than `newest` (the last
+    /// whole one) and than every commit the file holds.
+    fn continues_chain(&self, frame: &FrameHeader, reading: Option<&Reading>, newest: u64) -> bool {
+        let before_pages = reading.is_none_or(|r| r.pages.is_empty());
+        frame.well_formed(reading.is_none(), before_pages)
+            && reading.is_none_or(|r| r.txn == frame.txn)
+            && frame.txn > self.through
+            && frame.txn > newest
     }
 
     /// The meta a whole commit frame holds, if it ends its transaction's frames: its id is the

@@ -10,5 +10,5 @@ mod space;
 
 pub(crate) use checkpoint::checkpoint;
 pub(crate) use index::WalIndex;
-pub(crate) use log::WalLog;
+pub(crate) use log::{Recovered, WalLog};
 pub(crate) use pager::{WalPager, WalPagerStart, WalStore};
