@@ -61,7 +61,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         writer,
         mut pager,
         mut dirty,
-        mut txn,
+        txn,
         ..
     } = input;
     if shared.commits.failed() {
@@ -70,27 +70,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         return Err(Error::Poisoned);
     }
     let durable = input.durability == Durability::Immediate;
-    // Queue when a sync runs or commits wait for one (the order of metas requires it), or
-    // when a durable commit has writers waiting behind it (they will share the next sync).
-    // Nothing else queues while this writer holds the writer's state, so the choice holds.
-    let path = if shared.mode == Mode::CopyOnWrite
-        && shared.protocol == CommitProtocol::OneSync
-        && (shared.commits.busy() || (durable && shared.writer.has_waiters()))
-    {
-        Path::Queued
-    } else {
-        Path::Direct
-    };
-    if path == Path::Direct && shared.mode == Mode::CopyOnWrite {
-        // A non-durable group may have grown the file: this commit's sync covers it.
-        writer.length_unsynced |= shared.commits.take_length_unsynced();
-        // Begin chose the id for the newest durable meta it saw; a group made durable since
-        // may hold the slot that id names (I4). Nothing is queued now, so the newest durable
-        // meta is final: if needed, the next id serves (no transaction began with it).
-        if txn % 2 == shared.published().durable_txn % 2 && !planted(Bug::StaleSlotAfterGroup) {
-            txn += 1;
-        }
-    }
+    let (path, txn) = choose_path(shared, writer, txn, durable);
     let state: &mut WriterState = writer;
     let outcome = prepare(
         shared,
@@ -102,19 +82,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         &input.deleted,
         durable,
     )
-    .and_then(|meta| match &mut pager {
-        TxnPager::Cow(cow) if path == Path::Queued => {
-            write_pages(shared, cow, &dirty).map(|()| meta)
-        }
-        TxnPager::Cow(cow) => {
-            let grew = cow.length_unsynced() || state.length_unsynced;
-            persist_in_file(shared, cow, &dirty, &meta, durable, grew).map(|()| meta)
-        }
-        TxnPager::Wal(_) => {
-            let frames = WalPager::frames(&dirty);
-            persist_in_log(shared, state, txn, &frames, &meta, durable).map(|()| meta)
-        }
-    });
+    .and_then(|meta| persist(shared, state, &mut pager, &dirty, meta, txn, durable, path));
     state.last_txn = state.last_txn.max(txn);
     let mut grew = false;
     if let TxnPager::Cow(cow) = &pager {
@@ -147,8 +115,67 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         };
         return group_commit::commit_queued(shared, writer, queued);
     }
-    state.meta = meta.clone();
     state.freelist = Some(pager.into_freelist());
+    publish_direct(shared, state, meta, durable);
+    Ok(())
+}
+
+/// How the commit's meta reaches the disk, and the id it commits as: the one begin chose,
+/// or the next.
+fn choose_path(shared: &Shared, state: &mut WriterState, txn: u64, durable: bool) -> (Path, u64) {
+    // Queue when a sync runs or commits wait for one (the order of metas requires it), or
+    // when a durable commit has writers waiting behind it (they will share the next sync).
+    // Nothing else queues while this writer holds the writer's state, so the choice holds.
+    if shared.mode == Mode::CopyOnWrite
+        && shared.protocol == CommitProtocol::OneSync
+        && (shared.commits.busy() || (durable && shared.writer.has_waiters()))
+    {
+        return (Path::Queued, txn);
+    }
+    if shared.mode != Mode::CopyOnWrite {
+        return (Path::Direct, txn);
+    }
+    // A non-durable group may have grown the file: this commit's sync covers it.
+    state.length_unsynced |= shared.commits.take_length_unsynced();
+    // Begin chose the id for the newest durable meta it saw; a group made durable since may
+    // hold the slot that id names (I4). Nothing is queued now, so the newest durable meta is
+    // final: if needed, the next id serves (no transaction began with it).
+    let skip = txn % 2 == shared.published().durable_txn % 2 && !planted(Bug::StaleSlotAfterGroup);
+    (Path::Direct, txn + skip as u64)
+}
+
+/// Writes the prepared commit: its pages only, when it is queued; its pages and `meta`,
+/// synced if `durable`, when it goes directly (to the file or the log).
+#[allow(clippy::too_many_arguments)]
+fn persist(
+    shared: &Shared,
+    state: &mut WriterState,
+    pager: &mut TxnPager,
+    dirty: &DirtyPages,
+    meta: Meta,
+    txn: u64,
+    durable: bool,
+    path: Path,
+) -> Result<Meta, Failure> {
+    match pager {
+        TxnPager::Cow(cow) if path == Path::Queued => write_pages(shared, cow, dirty)?,
+        TxnPager::Cow(cow) => {
+            let grew = cow.length_unsynced() || state.length_unsynced;
+            persist_in_file(shared, cow, dirty, &meta, durable, grew)?
+        }
+        TxnPager::Wal(_) => {
+            let frames = WalPager::frames(dirty);
+            persist_in_log(shared, state, txn, &frames, &meta, durable)?
+        }
+    }
+    Ok(meta)
+}
+
+/// Publishes a commit written directly, then gives back the file's tail or checkpoints the
+/// log if that is due.
+fn publish_direct(shared: &Shared, state: &mut WriterState, meta: Meta, durable: bool) {
+    let txn = meta.txn_id.0;
+    state.meta = meta.clone();
     if shared.mode == Mode::CopyOnWrite {
         shared.commits.wrote_meta(&meta);
     }
@@ -162,7 +189,6 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         // The commit is done; a checkpoint that fails leaves it in the log.
         let _ = try_checkpoint(shared, state);
     }
-    Ok(())
 }
 
 /// What publishing `meta` shows new readers.
