@@ -168,70 +168,26 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Info { file, json } => info(&file, json),
         Command::Check { file, json } => check(&file, json),
-        Command::Tables { file, json } => {
-            let db = open_read(&file)?;
-            let names = db.begin_read().map_err(Failure::of(&file))?.list_tables();
-            let names = names.map_err(Failure::of(&file))?;
-            let out = match json {
-                true => serde_json::to_string(&names).expect("strings serialize") + "\n",
-                false => names.iter().map(|n| format!("{n}\n")).collect(),
-            };
-            print(&out)
-        }
+        Command::Tables { file, json } => tables(&file, json),
         Command::Get {
             file,
             table,
             key,
             hex,
-        } => {
-            let db = open_read(&file)?;
-            let rtx = db.begin_read().map_err(Failure::of(&file))?;
-            let key = parse(&key, hex)?;
-            let value = read_table(&rtx, &file, &table)?.get(&key);
-            match value.map_err(Failure::of(&file))? {
-                Some(value) => print(&format!("{}\n", show(value, hex))),
-                None => Err(not_found(&key, &table)),
-            }
-        }
+        } => get(&file, &table, &key, hex),
         Command::Put {
             file,
             table,
             key,
             value,
             hex,
-        } => {
-            let (key, value) = (parse(&key, hex)?, parse(&value, hex)?);
-            // Like `load`, `put` creates a missing file.
-            let db = open_write(&file, true)?;
-            let wtx = db.begin_write().map_err(Failure::of(&file))?;
-            wtx.open_table(table.as_str())
-                .and_then(|mut t| t.insert(&key, &value))
-                .map_err(Failure::of(&file))?;
-            wtx.commit().map_err(Failure::of(&file))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => put(&file, &table, &key, &value, hex),
         Command::Del {
             file,
             table,
             key,
             hex,
-        } => {
-            let db = open_write(&file, false)?;
-            let key = parse(&key, hex)?;
-            let rtx = db.begin_read().map_err(Failure::of(&file))?;
-            read_table(&rtx, &file, &table)?;
-            drop(rtx);
-            let wtx = db.begin_write().map_err(Failure::of(&file))?;
-            let removed = wtx
-                .open_table(table.as_str())
-                .and_then(|mut t| t.remove(&key))
-                .map_err(Failure::of(&file))?;
-            wtx.commit().map_err(Failure::of(&file))?;
-            match removed {
-                true => Ok(ExitCode::SUCCESS),
-                false => Err(not_found(&key, &table)),
-            }
-        }
+        } => del(&file, &table, &key, hex),
         Command::Scan {
             file,
             table,
@@ -261,34 +217,87 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             dump::load(&db, &file)
         }
         Command::Compact { file, json } => compact(&file, json),
-        Command::Backup { file, dest, json } => {
-            let db = open_read(&file)?;
-            let report =
-                dump::spinning("backup", || db.backup(&dest)).map_err(Failure::of(&dest))?;
-            let out = match json {
-                true => format!(
-                    "{}\n",
-                    serde_json::json!({
-                        "snapshot_id": report.snapshot_id,
-                        "tables": report.tables,
-                        "entries": report.entries,
-                        "data_bytes": report.data_bytes,
-                        "file_size": report.file_size,
-                        "seconds": report.elapsed.as_secs_f64(),
-                    })
-                ),
-                false => format!(
-                    "backed up {} entries in {} tables to {} ({} bytes) in {:.2} s\n",
-                    report.entries,
-                    report.tables,
-                    dest.display(),
-                    report.file_size,
-                    report.elapsed.as_secs_f64()
-                ),
-            };
-            print(&out)
-        }
+        Command::Backup { file, dest, json } => backup(&file, &dest, json),
     }
+}
+
+fn tables(file: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let db = open_read(file)?;
+    let names = db.begin_read().map_err(Failure::of(file))?.list_tables();
+    let names = names.map_err(Failure::of(file))?;
+    let out = match json {
+        true => serde_json::to_string(&names).expect("strings serialize") + "\n",
+        false => names.iter().map(|n| format!("{n}\n")).collect(),
+    };
+    print(&out)
+}
+
+fn get(file: &Path, table: &str, key: &str, hex: bool) -> Result<ExitCode, Failure> {
+    let db = open_read(file)?;
+    let rtx = db.begin_read().map_err(Failure::of(file))?;
+    let key = parse(key, hex)?;
+    let value = read_table(&rtx, file, table)?.get(&key);
+    match value.map_err(Failure::of(file))? {
+        Some(value) => print(&format!("{}\n", show(value, hex))),
+        None => Err(not_found(&key, table)),
+    }
+}
+
+fn put(file: &Path, table: &str, key: &str, value: &str, hex: bool) -> Result<ExitCode, Failure> {
+    let (key, value) = (parse(key, hex)?, parse(value, hex)?);
+    // Like `load`, `put` creates a missing file.
+    let db = open_write(file, true)?;
+    let wtx = db.begin_write().map_err(Failure::of(file))?;
+    wtx.open_table(table)
+        .and_then(|mut t| t.insert(&key, &value))
+        .map_err(Failure::of(file))?;
+    wtx.commit().map_err(Failure::of(file))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn del(file: &Path, table: &str, key: &str, hex: bool) -> Result<ExitCode, Failure> {
+    let db = open_write(file, false)?;
+    let key = parse(key, hex)?;
+    let rtx = db.begin_read().map_err(Failure::of(file))?;
+    read_table(&rtx, file, table)?;
+    drop(rtx);
+    let wtx = db.begin_write().map_err(Failure::of(file))?;
+    let removed = wtx
+        .open_table(table)
+        .and_then(|mut t| t.remove(&key))
+        .map_err(Failure::of(file))?;
+    wtx.commit().map_err(Failure::of(file))?;
+    match removed {
+        true => Ok(ExitCode::SUCCESS),
+        false => Err(not_found(&key, table)),
+    }
+}
+
+fn backup(file: &Path, dest: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let db = open_read(file)?;
+    let report = dump::spinning("backup", || db.backup(dest)).map_err(Failure::of(dest))?;
+    let out = match json {
+        true => format!(
+            "{}\n",
+            serde_json::json!({
+                "snapshot_id": report.snapshot_id,
+                "tables": report.tables,
+                "entries": report.entries,
+                "data_bytes": report.data_bytes,
+                "file_size": report.file_size,
+                "seconds": report.elapsed.as_secs_f64(),
+            })
+        ),
+        false => format!(
+            "backed up {} entries in {} tables to {} ({} bytes) in {:.2} s\n",
+            report.entries,
+            report.tables,
+            dest.display(),
+            report.file_size,
+            report.elapsed.as_secs_f64()
+        ),
+    };
+    print(&out)
 }
 
 fn compact(file: &Path, json: bool) -> Result<ExitCode, Failure> {
