@@ -430,6 +430,20 @@ fn copy_log(shared: &Shared, state: &mut WriterState) -> Result<bool> {
     }
     shared.commits.wrote_meta(&through);
     state.map = Arc::new(shared.storage.map(state.file_len)?);
+    move_log_on(shared, state, &through, newest)
+}
+
+/// After a checkpoint copied the log up to `through`: republishes the snapshot so new
+/// readers read the copied versions from the file, then starts the log over (every commit up
+/// to `newest` copied, no reader left) or retires the copied commits' bytes. Returns whether
+/// everything was copied.
+fn move_log_on(
+    shared: &Shared,
+    state: &mut WriterState,
+    through: &Meta,
+    newest: u64,
+) -> Result<bool> {
+    let wal = state.wal.as_mut().expect("log mode has a log");
     let everything = through.txn_id.0 == newest;
     let mut published = shared.published();
     // No reader at all and every commit copied: the log starts over under a new salt.
