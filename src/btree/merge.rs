@@ -84,34 +84,7 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
     };
     let writes = &batch[..consumed];
 
-    // Copies of the leaves: the new ones may reuse their pages.
-    let mut copies = Vec::with_capacity(leaves.len());
-    for ptr in &leaves {
-        copies.push(store.page(*ptr)?.to_vec());
-    }
-    let mut nodes = Vec::with_capacity(leaves.len());
-    for (copy, ptr) in copies.iter().zip(&leaves) {
-        let node = Node::parse(copy, ptr.page)?;
-        if node.is_branch() {
-            return Err(Error::corruption(ptr.page, "a branch among leaves"));
-        }
-        nodes.push(node);
-    }
-    let (cells, len_change) = merge_cells(store, &nodes, writes)?;
-    for ptr in &leaves {
-        store.free(ptr.page)?;
-    }
-    let mut children: Vec<Child> = Vec::new();
-    let target = match fill {
-        Fill::RoomToGrow => usable - usable / 16,
-        Fill::Full => usable,
-    };
-    for (j, group) in pack(&cells, target, usable).into_iter().enumerate() {
-        let id = store.allocate(PageKind::Leaf)?;
-        node::rebuild(store.page_mut(id), PageKind::Leaf, &cells[group.clone()]);
-        let separator = (j > 0).then(|| cells[group.start].key(false).to_vec());
-        children.push((separator, dirty_ptr(id)));
-    }
+    let (children, len_change) = rebuild_leaves(store, &leaves, writes, fill)?;
     let lone_leaf = match children.as_slice() {
         [(_, leaf)] => Some(leaf.page),
         _ => None,
@@ -139,6 +112,46 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
         consumed,
         len_change,
     })
+}
+
+/// Frees `leaves` and writes their cells merged with `writes` into new leaves filled as
+/// `fill` says; returns them as children (with their separators) and the change in entries.
+fn rebuild_leaves<S: PageStore + ?Sized>(
+    store: &mut S,
+    leaves: &[Ptr],
+    writes: &[Write],
+    fill: Fill,
+) -> Result<(Vec<Child>, i64)> {
+    // Copies of the leaves: the new ones may reuse their pages.
+    let mut copies = Vec::with_capacity(leaves.len());
+    for ptr in leaves {
+        copies.push(store.page(*ptr)?.to_vec());
+    }
+    let mut nodes = Vec::with_capacity(leaves.len());
+    for (copy, ptr) in copies.iter().zip(leaves) {
+        let node = Node::parse(copy, ptr.page)?;
+        if node.is_branch() {
+            return Err(Error::corruption(ptr.page, "a branch among leaves"));
+        }
+        nodes.push(node);
+    }
+    let (cells, len_change) = merge_cells(store, &nodes, writes)?;
+    for ptr in leaves {
+        store.free(ptr.page)?;
+    }
+    let usable = node::usable(store.page_size());
+    let mut children: Vec<Child> = Vec::new();
+    let target = match fill {
+        Fill::RoomToGrow => usable - usable / 16,
+        Fill::Full => usable,
+    };
+    for (j, group) in pack(&cells, target, usable).into_iter().enumerate() {
+        let id = store.allocate(PageKind::Leaf)?;
+        node::rebuild(store.page_mut(id), PageKind::Leaf, &cells[group.clone()]);
+        let separator = (j > 0).then(|| cells[group.start].key(false).to_vec());
+        children.push((separator, dirty_ptr(id)));
+    }
+    Ok((children, len_change))
 }
 
 /// How many writes from the start of `batch` (at most `limit`) bring at most `MAX_SPAN`
@@ -367,43 +380,7 @@ pub(super) fn replace_children<S: PageStore + ?Sized>(
     let usable = node::usable(store.page_size());
     for depth in (0..path.len()).rev() {
         let page = path[depth].page;
-        let carried = {
-            let copy = store.page(dirty_ptr(page))?.to_vec();
-            let branch = Node::parse(&copy, page)?;
-            if !branch.is_branch() || span.end > branch.len() || span.is_empty() {
-                return Err(Error::corruption(page, "tree changed under a merge"));
-            }
-            let span_key = branch.key(span.start)?;
-            let mut cells = Vec::with_capacity(branch.len() + children.len());
-            for i in 0..span.start {
-                cells.push(NewCell::Raw(branch.cell(i)?));
-            }
-            for (separator, child) in &children {
-                cells.push(NewCell::Branch {
-                    key: separator.as_deref().unwrap_or(span_key),
-                    child: *child,
-                });
-            }
-            for i in span.end..branch.len() {
-                cells.push(NewCell::Raw(branch.cell(i)?));
-            }
-            if let Some(first) = cells.first_mut() {
-                // The first child of a branch has no key (see `insert::split`).
-                *first = NewCell::Branch {
-                    key: b"",
-                    child: first.child(),
-                };
-            }
-            if cells.is_empty() {
-                store.free(page)?;
-                Some(Vec::new())
-            } else if node::cells_size(&cells) <= usable {
-                node::rebuild(store.page_mut(page), PageKind::Branch, &cells);
-                None
-            } else {
-                Some(split_branch(store, Some(page), &cells)?)
-            }
-        };
+        let carried = replace_in_branch(store, page, &span, &children, usable)?;
         match carried {
             None => return Ok(Replaced::InPlace { depth }),
             Some(carried) => {
@@ -416,6 +393,59 @@ pub(super) fn replace_children<S: PageStore + ?Sized>(
         }
     }
     // The root itself was replaced: by nothing, one page, or several under a new root.
+    new_root(store, children)
+}
+
+/// Replaces the children `span` of branch `page` with `children`. Returns `None` if the
+/// result fits the page, else the pages that now stand for it (none if it became empty) as
+/// children for the level above.
+fn replace_in_branch<S: PageStore + ?Sized>(
+    store: &mut S,
+    page: PageId,
+    span: &Range<usize>,
+    children: &[Child],
+    usable: usize,
+) -> Result<Option<Vec<Child>>> {
+    let copy = store.page(dirty_ptr(page))?.to_vec();
+    let branch = Node::parse(&copy, page)?;
+    if !branch.is_branch() || span.end > branch.len() || span.is_empty() {
+        return Err(Error::corruption(page, "tree changed under a merge"));
+    }
+    let span_key = branch.key(span.start)?;
+    let mut cells = Vec::with_capacity(branch.len() + children.len());
+    for i in 0..span.start {
+        cells.push(NewCell::Raw(branch.cell(i)?));
+    }
+    for (separator, child) in children {
+        cells.push(NewCell::Branch {
+            key: separator.as_deref().unwrap_or(span_key),
+            child: *child,
+        });
+    }
+    for i in span.end..branch.len() {
+        cells.push(NewCell::Raw(branch.cell(i)?));
+    }
+    if let Some(first) = cells.first_mut() {
+        // The first child of a branch has no key (see `insert::split`).
+        *first = NewCell::Branch {
+            key: b"",
+            child: first.child(),
+        };
+    }
+    if cells.is_empty() {
+        store.free(page)?;
+        Ok(Some(Vec::new()))
+    } else if node::cells_size(&cells) <= usable {
+        node::rebuild(store.page_mut(page), PageKind::Branch, &cells);
+        Ok(None)
+    } else {
+        split_branch(store, Some(page), &cells).map(Some)
+    }
+}
+
+/// The root for `children`, the pages that replaced the old root: none, the one page, or a
+/// new branch level (or several) above them.
+fn new_root<S: PageStore + ?Sized>(store: &mut S, mut children: Vec<Child>) -> Result<Replaced> {
     loop {
         match children.len() {
             0 => return Ok(Replaced::Root(None)),

@@ -133,25 +133,8 @@ fn plan<S: PageStore + ?Sized>(
         })
     };
     let count = l.len() + 1;
-    // Walk inwards from the edge facing the sibling while the sibling stays within half,
-    // and past half while the leaf would still overflow and the sibling has room.
-    let mut received = neighbour.bytes;
-    let mut moving = 0;
-    while moving + 1 < count {
-        let j = if sibling_is_right {
-            count - 1 - moving
-        } else {
-            moving
-        };
-        let size = at(j)?.len() + node::SLOT;
-        let past_half = received + size > total / 2;
-        let leaf_fits = total - received <= usable;
-        if moving > 0 && past_half && (leaf_fits || received + size > usable) {
-            break;
-        }
-        received += size;
-        moving += 1;
-    }
+    let (moving, received) =
+        cells_to_move(&at, count, sibling_is_right, neighbour.bytes, total, usable)?;
     if received > usable || total - received > usable {
         // Large cells: no boundary leaves both pages within bounds.
         return Ok(None);
@@ -190,6 +173,37 @@ fn plan<S: PageStore + ?Sized>(
         sibling_is_right,
         right_slot,
     }))
+}
+
+/// How many of the leaf's `count` cells (`at(j)`: the j-th, new cell included) move to the
+/// sibling, which holds `received` bytes already, and the bytes it then holds: walking inwards
+/// from the edge facing the sibling while the sibling stays within half of `total`, and past
+/// half while the leaf would still overflow and the sibling has room.
+fn cells_to_move<'c>(
+    at: &impl Fn(usize) -> Result<NewCell<'c>>,
+    count: usize,
+    sibling_is_right: bool,
+    mut received: usize,
+    total: usize,
+    usable: usize,
+) -> Result<(usize, usize)> {
+    let mut moving = 0;
+    while moving + 1 < count {
+        let j = if sibling_is_right {
+            count - 1 - moving
+        } else {
+            moving
+        };
+        let size = at(j)?.len() + node::SLOT;
+        let past_half = received + size > total / 2;
+        let leaf_fits = total - received <= usable;
+        if moving > 0 && past_half && (leaf_fits || received + size > usable) {
+            break;
+        }
+        received += size;
+        moving += 1;
+    }
+    Ok((moving, received))
 }
 
 /// Carries out `plan`: every step is sure to fit.
