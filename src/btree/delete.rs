@@ -127,22 +127,7 @@ fn join_siblings<S: PageStore + ?Sized>(
         ));
     }
     let is_branch = l.is_branch();
-    let mut cells: Vec<NewCell> = Vec::with_capacity(l.len() + r.len());
-    for i in 0..l.len() {
-        cells.push(NewCell::Raw(l.cell(i)?));
-    }
-    for i in 0..r.len() {
-        let cell = r.cell(i)?;
-        cells.push(if is_branch && i == 0 {
-            // The right page's keyless first child takes the separator from the parent.
-            NewCell::Branch {
-                key: separator,
-                child: node::raw_child(cell),
-            }
-        } else {
-            NewCell::Raw(cell)
-        });
-    }
+    let cells = joined_cells(&l, &r, separator)?;
     let kind = if is_branch {
         PageKind::Branch
     } else {
@@ -182,6 +167,31 @@ fn join_siblings<S: PageStore + ?Sized>(
     let fitted = node::try_insert(parent_page, right_idx, &new_cell);
     debug_assert!(fitted, "fits_after_replace promised room");
     Ok(())
+}
+
+/// The cells of sibling pages `l` and `r` in order, as one page would hold them: between
+/// branches, the right page's keyless first child takes `separator` from the parent.
+fn joined_cells<'a>(
+    l: &node::Node<'a>,
+    r: &node::Node<'a>,
+    separator: &'a [u8],
+) -> Result<Vec<NewCell<'a>>> {
+    let mut cells: Vec<NewCell> = Vec::with_capacity(l.len() + r.len());
+    for i in 0..l.len() {
+        cells.push(NewCell::Raw(l.cell(i)?));
+    }
+    for i in 0..r.len() {
+        let cell = r.cell(i)?;
+        cells.push(if l.is_branch() && i == 0 {
+            NewCell::Branch {
+                key: separator,
+                child: node::raw_child(cell),
+            }
+        } else {
+            NewCell::Raw(cell)
+        });
+    }
+    Ok(cells)
 }
 
 /// Replaces a root branch with a single child by that child, and an empty root leaf by no

@@ -186,18 +186,7 @@ pub(crate) fn commit_queued(
         writer.freelist = None;
         return Err(Error::Poisoned);
     }
-    // I4: the meta must not land in the slot of the meta being synced, or else of the
-    // newest durable one (a non-durable group being written goes to the other slot, which
-    // this meta then overwrites); a waiting group's meta it replaces had the slot right
-    // already. Begin chose the id for the state it saw: if a group was written since, the
-    // next id serves (no transaction began after this one, which holds the writer's state,
-    // so none carries it).
-    let slot = match (&state.pending, state.in_flight) {
-        (Some(group), _) => group.meta.txn_id.0 % 2,
-        (None, Some(InFlight { txn, durable: true })) => 1 - txn % 2,
-        (None, _) => 1 - shared.published().durable_txn % 2,
-    };
-    if meta.txn_id.0 % 2 != slot {
+    if meta.txn_id.0 % 2 != queued_slot(shared, &state) {
         meta.txn_id = TxnId(meta.txn_id.0 + 1);
     }
     let txn = meta.txn_id.0;
@@ -246,6 +235,20 @@ pub(crate) fn commit_queued(
         return Ok(());
     }
     wait_until_published(shared, txn)
+}
+
+/// The meta slot a queued commit's meta goes to. I4: not the slot of the meta being synced,
+/// or else of the newest durable one (a non-durable group being written goes to the other
+/// slot, which this meta then overwrites); a waiting group's meta it replaces had the slot
+/// right already. Begin chose the id for the state it saw: if a group was written since, the
+/// next id serves (no transaction began after this one, which holds the writer's state, so
+/// none carries it).
+fn queued_slot(shared: &Shared, state: &QueueState) -> u64 {
+    match (&state.pending, state.in_flight) {
+        (Some(group), _) => group.meta.txn_id.0 % 2,
+        (None, Some(InFlight { txn, durable: true })) => 1 - txn % 2,
+        (None, _) => 1 - shared.published().durable_txn % 2,
+    }
 }
 
 /// Waits until `txn` is published, writing and syncing the waiting group's meta whenever no
