@@ -274,3 +274,52 @@ fn apply<S: PageStore + ?Sized>(
     debug_assert!(fitted, "the parent had room for the new separator");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The contract: a share happens only with a neighbour the transaction has made dirty
+    //! already, leaves the tree holding every key in order, and so keeps leaves fuller than
+    //! splitting alone does.
+    use super::super::test_store::TestStore;
+    use super::super::{get, insert};
+    use crate::ids::Ptr;
+
+    /// Inserts keys in a scattered order, committing every `per_commit`; returns the store and
+    /// the root.
+    fn build(per_commit: usize) -> (TestStore, Option<Ptr>) {
+        let mut store = TestStore::new(4096);
+        let mut root = None;
+        for n in 0..4_000u32 {
+            let key = ((u64::from(n) * 2_654_435_761 % 4_000) as u32).to_be_bytes();
+            root = Some(insert(&mut store, root, &key, &[n as u8; 60]).unwrap().0);
+            if (n as usize + 1) % per_commit == 0 {
+                root = store.commit(root).unwrap();
+            }
+        }
+        (store, root)
+    }
+
+    #[test]
+    fn shares_with_dirty_neighbours_keep_leaves_fuller_than_splits_alone() {
+        // One transaction: every page is dirty once written, so full leaves share.
+        let (mut shared, root) = build(usize::MAX);
+        let shared_root = shared.commit(root).unwrap();
+        // A commit after every insert: no neighbour is ever dirty, so full leaves split.
+        let (mut split, root) = build(1);
+        let split_root = split.commit(root).unwrap();
+        let (with, without) = (
+            shared.reachable(shared_root).len(),
+            split.reachable(split_root).len(),
+        );
+        assert!(
+            with * 10 < without * 9,
+            "sharing left {with} pages, splitting alone {without}"
+        );
+        for (store, root) in [(&shared, shared_root), (&split, split_root)] {
+            for n in 0..4_000u32 {
+                let value = get(store, root, &n.to_be_bytes()).unwrap();
+                assert!(value.is_some_and(|v| v.len() == 60), "key {n}");
+            }
+        }
+    }
+}
