@@ -648,4 +648,82 @@ mod tests {
         let metas = [meta(7, 20, true)];
         assert!(choose_meta(&Mapping::Empty, &metas, 10 * 4096).is_err());
     }
+
+    /// A file of two durable commits on a simulated disk: its image, its newest meta, the
+    /// pages the second commit wrote and those written before.
+    fn two_commits() -> (Vec<u8>, Meta, Vec<u64>, Vec<u64>) {
+        let disk = crate::io::sim::SimDisk::new();
+        let db = crate::Database::builder()
+            .open_simulated(disk.clone())
+            .unwrap();
+        for (round, table) in ["a", "b"].into_iter().enumerate() {
+            let wtx = db.begin_write().unwrap();
+            let mut t = wtx.open_table(table).unwrap();
+            for n in 0..300u32 {
+                t.insert(&n.to_be_bytes(), &[round as u8; 50]).unwrap();
+            }
+            drop(t);
+            wtx.commit().unwrap();
+        }
+        drop(db);
+        let image = disk.contents();
+        let newest = [0usize, 4096]
+            .iter()
+            .filter_map(|&at| Meta::decode(&image[at..at + 4096]).ok())
+            .max_by_key(|m| m.txn_id)
+            .unwrap();
+        let written_by = |txn: u64| -> Vec<u64> {
+            (2..image.len() as u64 / 4096)
+                .filter(|&id| {
+                    let page = &image[id as usize * 4096..][..4096];
+                    PageHeader::of(page).txn_id.get() == txn
+                })
+                .collect()
+        };
+        // The close's seal wrote a meta under a later id, and no page.
+        let newest_pages = (2..image.len() as u64 / 4096)
+            .map(|id| {
+                PageHeader::of(&image[id as usize * 4096..][..4096])
+                    .txn_id
+                    .get()
+            })
+            .max()
+            .unwrap();
+        let older = (1..newest_pages).flat_map(written_by).collect();
+        let newer = written_by(newest_pages);
+        (image, newest, newer, older)
+    }
+
+    fn newer_txn(image: &[u8], page: u64) -> u64 {
+        PageHeader::of(&image[page as usize * 4096..][..4096])
+            .txn_id
+            .get()
+    }
+
+    fn damaged(image: &[u8], page: u64) -> Mapping {
+        let mut image = image.to_vec();
+        image[page as usize * 4096 + 2000] ^= 0x40;
+        let disk = crate::io::sim::SimDisk::from_image(image.clone());
+        disk.map(image.len() as u64).unwrap()
+    }
+
+    #[test]
+    fn recovery_verification_hashes_the_pages_of_recent_commits_only() {
+        let (image, newest, newer, older) = two_commits();
+        assert!(!newer.is_empty() && !older.is_empty());
+        let since = newer_txn(&image, newer[0]) - 1;
+        let whole = crate::io::sim::SimDisk::from_image(image.clone());
+        verify_recent(&whole.map(image.len() as u64).unwrap(), &newest, since).unwrap();
+        // Damage inside a page of the newest commit: the commit is not whole.
+        for &page in &newer {
+            match verify_recent(&damaged(&image, page), &newest, since) {
+                Err(Error::Corruption { page: named, .. }) => assert_eq!(named, page),
+                other => panic!("damage to page {page} of the newest commit: {other:?}"),
+            }
+        }
+        // Damage inside an older page is left to the reads and check() that meet it.
+        for &page in &older {
+            verify_recent(&damaged(&image, page), &newest, since).unwrap();
+        }
+    }
 }
