@@ -55,6 +55,11 @@ pub(crate) struct LogSpace {
     retired: Vec<Retired>,
     /// Where the chain ends: the next frame goes here, or a jump frame does.
     head: u64,
+    /// Bytes of `commits`, kept as they change: every log-mode commit asks.
+    pending: u64,
+    /// The end of the last byte in use, or of the chain: no byte past it is in use, so a
+    /// chain that ends at the top appends without looking at any range.
+    top: u64,
 }
 
 impl LogSpace {
@@ -64,16 +69,22 @@ impl LogSpace {
             commits: VecDeque::new(),
             retired: Vec::new(),
             head,
+            pending: 0,
+            top: head,
         }
     }
 
     /// A log found by a scan: `commits` in chain order, the chain ending at `head`.
     pub(crate) fn recovered(commits: Vec<LoggedCommit>, head: u64) -> Self {
-        LogSpace {
+        let mut space = LogSpace {
+            pending: commits.iter().map(LoggedCommit::bytes).sum(),
             commits: commits.into(),
             retired: Vec::new(),
             head,
-        }
+            top: head,
+        };
+        space.top = space.measure_top();
+        space
     }
 
     pub(crate) fn head(&self) -> u64 {
@@ -82,7 +93,11 @@ impl LogSpace {
 
     /// Bytes of commits not yet copied into the file.
     pub(crate) fn pending_bytes(&self) -> u64 {
-        self.commits.iter().map(LoggedCommit::bytes).sum()
+        debug_assert_eq!(
+            self.pending,
+            self.commits.iter().map(LoggedCommit::bytes).sum::<u64>()
+        );
+        self.pending
     }
 
     pub(crate) fn has_commits(&self) -> bool {
@@ -132,6 +147,7 @@ impl LogSpace {
         let mut ranges = Vec::new();
         while self.commits.front().is_some_and(|c| c.txn <= through) {
             let commit = self.commits.pop_front().expect("checked");
+            self.pending -= commit.bytes();
             ranges.extend(commit.ranges);
         }
         if !ranges.is_empty() {
@@ -154,17 +170,23 @@ impl LogSpace {
             }
             !free
         });
+        if freed.is_some() {
+            self.top = self.measure_top();
+        }
         freed
     }
 
     fn overlaps_use(&self, start: u64, end: u64) -> bool {
+        if start >= self.top {
+            return false;
+        }
         let hit = |&(a, b): &(u64, u64)| a < end && start < b;
         self.commits.iter().any(|c| c.ranges.iter().any(hit))
             || self.retired.iter().any(|r| r.ranges.iter().any(hit))
     }
 
-    /// The end of the last byte in use, or of the chain.
-    fn top(&self) -> u64 {
+    /// The end of the last byte in use, or of the chain, measured over every range.
+    fn measure_top(&self) -> u64 {
         let ends = self
             .commits
             .iter()
@@ -197,7 +219,7 @@ impl LogSpace {
         }
         Placement {
             jump_from: Some(self.head),
-            at: self.top().max(jump.1),
+            at: self.top.max(jump.1),
         }
     }
 
@@ -216,6 +238,8 @@ impl LogSpace {
             ranges.push((from, from + FRAME_HEADER));
         }
         ranges.push((placement.at, placement.at + need));
+        self.pending += ranges.iter().map(|(start, end)| end - start).sum::<u64>();
+        self.top = ranges.iter().fold(self.top, |top, &(_, end)| top.max(end));
         self.commits.push_back(LoggedCommit {
             txn,
             meta,
@@ -287,11 +311,13 @@ mod tests {
                     "commit {txn} lands on bytes in use"
                 );
                 space.record(txn, meta(txn), 1, placement, need);
+                assert_eq!(space.top, space.measure_top(), "the top is kept exact");
             }
             // Copy all but the newest two; readers let go one round later.
             space.retire_through(txn - 2, round);
             space.release(Some(round.saturating_sub(1)));
         }
-        assert!(space.top() < LOG_START + 40_000, "the log stays bounded");
+        assert_eq!(space.top, space.measure_top());
+        assert!(space.top < LOG_START + 40_000, "the log stays bounded");
     }
 }
