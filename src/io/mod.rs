@@ -17,6 +17,12 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Writes all of `buf` at `offset`, extending the file if needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Writes tree or freelist pages, `buf` (one or more whole pages), at `offset`: as
+    /// `write_at`, but a file writes them in pieces of one cache page each (DESIGN.md,
+    /// "Page-sized writes").
+    fn write_pages(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.write_at(buf, offset)
+    }
     /// The current file length in bytes.
     fn len(&self) -> io::Result<u64>;
     /// Sets the file's length: growth, or giving back a tail no live snapshot and no meta on

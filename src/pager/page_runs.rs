@@ -1,6 +1,7 @@
 //! The one page writer of commits and checkpoints: pages go to their places in the file in
-//! runs of contiguous ids, one positioned write per run, so a commit or a copy costs as few
-//! extents as its page ids allow.
+//! runs of contiguous ids, one storage write per run, so a commit or a copy costs as few
+//! extents as its page ids allow (a file splits the run into page-sized writes, DESIGN.md,
+//! "Page-sized writes"; writeback still sends contiguous pages to the disk together).
 
 use crate::error::Result;
 use crate::io::Storage;
@@ -48,13 +49,13 @@ fn flush(
     let offset = start * page_size as u64;
     match run.as_slice() {
         [] => {}
-        [one] => storage.write_at(one, offset)?,
+        [one] => storage.write_pages(one, offset)?,
         pages => {
             buffer.clear();
             for page in pages {
                 buffer.extend_from_slice(page);
             }
-            storage.write_at(buffer, offset)?;
+            storage.write_pages(buffer, offset)?;
         }
     }
     run.clear();

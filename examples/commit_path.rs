@@ -1,0 +1,99 @@
+//! The CPU path of a small commit, to profile (issue 18, part 3): loads a table of random
+//! entries in one transaction, then commits one random insert per transaction, without sync
+//! (the peers' workload 4) or durably, and prints commits per second.
+//!
+//! Run: `cargo run --release --example commit_path -- [--entries N] [--commits N] [--durable]
+//! [--wal] [--path DIR]` (defaults: 200,000 entries, 20,000 commits, no sync, copy-on-write, a
+//! fresh directory under the system temp dir, deleted afterwards). `--path` keeps the database
+//! in DIR, and a later run on it skips the load. To profile: `perf record --call-graph dwarf
+//! target/release/examples/commit_path` after a build.
+//!
+//! Data: 24-byte random keys and 150-byte values from a splitmix64, as the peer comparison's.
+
+#[path = "../benches/support/splitmix64.rs"]
+#[allow(dead_code)] // shared with the benchmarks, which use all of it
+mod splitmix64;
+
+use std::error::Error;
+use std::time::Instant;
+
+use bough::{Database, Durability, Mode};
+use splitmix64::SplitMix64;
+
+fn key(rng: &mut SplitMix64) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    for chunk in key.chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    key
+}
+
+fn number_after(args: &[String], flag: &str, default: usize) -> Result<usize, Box<dyn Error>> {
+    match args.iter().position(|a| a == flag) {
+        Some(at) => Ok(args.get(at + 1).ok_or("a number must follow")?.parse()?),
+        None => Ok(default),
+    }
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let entries = number_after(&args, "--entries", 200_000)?;
+    let commits = number_after(&args, "--commits", 20_000)?;
+    let durability = match args.iter().any(|a| a == "--durable") {
+        true => Durability::Immediate,
+        false => Durability::None,
+    };
+    let mode = match args.iter().any(|a| a == "--wal") {
+        true => Mode::Wal,
+        false => Mode::CopyOnWrite,
+    };
+    let kept = args
+        .iter()
+        .position(|a| a == "--path")
+        .and_then(|at| args.get(at + 1));
+    let dir = match kept {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::temp_dir().join(format!("bough-commit-path-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let fresh = !dir.join("db.bough").exists();
+    let db = Database::builder()
+        .mode(mode)
+        .durability(durability)
+        .open(dir.join("db.bough"))?;
+    let mut rng = SplitMix64::new(1);
+    let value = [0x5Au8; 150];
+    if fresh {
+        let load = Instant::now();
+        let tx = db.begin_write()?;
+        {
+            let mut table = tx.open_table("t")?;
+            for _ in 0..entries {
+                table.insert(&key(&mut rng), &value)?;
+            }
+        }
+        tx.commit()?;
+        println!(
+            "loaded {entries} entries in one transaction: {:.2} s",
+            load.elapsed().as_secs_f64()
+        );
+    }
+    let start = Instant::now();
+    for _ in 0..commits {
+        let tx = db.begin_write()?;
+        tx.open_table("t")?.insert(&key(&mut rng), &value)?;
+        tx.commit()?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "{commits} commits of one insert into {entries} entries ({durability:?}, {mode:?}): \
+         {:.0} commits/s, {:.1} us each",
+        commits as f64 / elapsed,
+        elapsed * 1e6 / commits as f64
+    );
+    drop(db);
+    if kept.is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
