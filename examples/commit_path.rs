@@ -1,13 +1,13 @@
 //! The CPU path of a small commit, to profile (issue 18, part 3): loads a table of random
-//! entries in one transaction, then commits one random insert per transaction, without sync
-//! (the peers' workload 4) or durably, and prints commits per second.
+//! entries in one transaction, then commits random inserts (one per transaction unless
+//! `--batch`), without sync (the peers' workload 4) or durably, and prints commits per second.
 //!
-//! Run: `cargo run --release --example commit_path -- [--entries N] [--commits N] [--threads N]
-//! [--durable] [--wal] [--path DIR]` (defaults: 200,000 entries, 20,000 commits by one thread,
-//! no sync, copy-on-write, a fresh directory under the system temp dir, deleted afterwards).
-//! With several threads they commit at once, each its share (durable ones share syncs: DESIGN.md,
-//! "Group commit"). `--path` keeps the database
-//! in DIR, and a later run on it skips the load. To profile: `perf record --call-graph dwarf
+//! Run: `cargo run --release --example commit_path -- [--entries N] [--commits N] [--batch N]
+//! [--threads N] [--durable] [--wal] [--path DIR]` (defaults: 200,000 entries, 20,000 commits
+//! of one insert each by one thread, no sync, copy-on-write, a fresh directory under the system
+//! temp dir, deleted afterwards). With several threads they commit at once, each its share
+//! (durable ones share syncs: DESIGN.md, "Group commit"). `--path` keeps the database in DIR,
+//! and a later run on it skips the load. To profile: `perf record --call-graph dwarf
 //! target/release/examples/commit_path` after a build.
 //!
 //! Data: 24-byte random keys and 150-byte values from a splitmix64, as the peer comparison's.
@@ -42,6 +42,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let entries = number_after(&args, "--entries", 200_000)?;
     let commits = number_after(&args, "--commits", 20_000)?;
     let threads = number_after(&args, "--threads", 1)?.max(1);
+    let batch = number_after(&args, "--batch", 1)?.max(1);
     let durability = match args.iter().any(|a| a == "--durable") {
         true => Durability::Immediate,
         false => Durability::None,
@@ -91,7 +92,12 @@ fn main() -> Result<(), Box<dyn Error>> {
                 scope.spawn(move || -> Result<(), bough::Error> {
                     for _ in 0..commits / threads {
                         let tx = db.begin_write()?;
-                        tx.open_table("t")?.insert(&key(&mut rng), &value)?;
+                        {
+                            let mut table = tx.open_table("t")?;
+                            for _ in 0..batch {
+                                table.insert(&key(&mut rng), &value)?;
+                            }
+                        }
                         tx.commit()?;
                     }
                     Ok(())
@@ -105,7 +111,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let elapsed = start.elapsed().as_secs_f64();
     let done = commits / threads * threads;
     println!(
-        "{done} commits of one insert into {entries} entries by {threads} thread(s) \
+        "{done} commits of {batch} insert(s) into {entries} entries by {threads} thread(s) \
          ({durability:?}, {mode:?}): {:.0} commits/s, {:.1} us each, {} syncs",
         done as f64 / elapsed,
         elapsed * 1e6 / done as f64,
