@@ -92,13 +92,15 @@ impl Storage for FileStorage {
         self.file.write_all_at(buf, offset)
     }
 
-    fn write_pages(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn write_pages(&self, pages: &[&[u8]], offset: u64) -> io::Result<()> {
         // One write per cache page: the kernel sizes the cache folios it creates for a write
         // by the write's length, and a later single-page write into a large folio costs more
         // to copy in and to sync (DESIGN.md, "Page-sized writes").
-        for (i, piece) in buf.chunks(CACHE_PAGE).enumerate() {
-            self.file
-                .write_all_at(piece, offset + (i * CACHE_PAGE) as u64)?;
+        let pieces = pages.iter().flat_map(|page| page.chunks(CACHE_PAGE));
+        let mut at = offset;
+        for piece in pieces {
+            self.file.write_all_at(piece, at)?;
+            at += piece.len() as u64;
         }
         Ok(())
     }
@@ -134,7 +136,8 @@ mod tests {
         let storage = FileStorage::open_unlocked(&dir.path().join("f"), true).unwrap();
         // Three 8 KiB pages (six pieces) at page 1, each piece with its own bytes.
         let run: Vec<u8> = (0..3 * 8192).map(|i| (i / 4096) as u8 + 1).collect();
-        storage.write_pages(&run, 8192).unwrap();
+        let pages: Vec<&[u8]> = run.chunks(8192).collect();
+        storage.write_pages(&pages, 8192).unwrap();
         assert_eq!(storage.len().unwrap(), 4 * 8192);
         let mut back = vec![0u8; run.len()];
         storage.read_at(&mut back, 8192).unwrap();

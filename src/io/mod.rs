@@ -17,11 +17,14 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Writes all of `buf` at `offset`, extending the file if needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
-    /// Writes tree or freelist pages, `buf` (one or more whole pages), at `offset`: as
-    /// `write_at`, but a file writes them in pieces of one cache page each (DESIGN.md,
-    /// "Page-sized writes").
-    fn write_pages(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.write_at(buf, offset)
+    /// Writes whole tree or freelist pages, `pages`, one after another from `offset`, as one
+    /// write (one crash point of the simulated disk); a file writes them in pieces of one
+    /// cache page each, straight from their bytes (DESIGN.md, "Page-sized writes").
+    fn write_pages(&self, pages: &[&[u8]], offset: u64) -> io::Result<()> {
+        match pages {
+            [one] => self.write_at(one, offset),
+            _ => self.write_at(&pages.concat(), offset),
+        }
     }
     /// The current file length in bytes.
     fn len(&self) -> io::Result<u64>;

@@ -10,8 +10,7 @@ use crate::io::Storage;
 const MAX_WRITE: usize = 1 << 20;
 
 /// Writes each `(page id, bytes)` at `id * page_size` in `storage`; `pages` come in
-/// ascending id order. Contiguous pages are written together, a lone page straight from its
-/// bytes without a copy.
+/// ascending id order. Contiguous pages are written together, straight from their bytes.
 pub(crate) fn write_page_runs<'a>(
     storage: &dyn Storage,
     page_size: usize,
@@ -20,7 +19,6 @@ pub(crate) fn write_page_runs<'a>(
     let pages_per_write = (MAX_WRITE / page_size).max(1);
     let mut run: Vec<&[u8]> = Vec::new();
     let mut run_start = 0;
-    let mut buffer = Vec::new();
     for page in pages {
         let (id, bytes) = page?;
         debug_assert!(
@@ -30,33 +28,18 @@ pub(crate) fn write_page_runs<'a>(
         let extends =
             !run.is_empty() && id == run_start + run.len() as u64 && run.len() < pages_per_write;
         if !extends {
-            flush(storage, page_size, run_start, &mut run, &mut buffer)?;
+            flush(storage, page_size, run_start, &mut run)?;
             run_start = id;
         }
         run.push(bytes);
     }
-    flush(storage, page_size, run_start, &mut run, &mut buffer)
+    flush(storage, page_size, run_start, &mut run)
 }
 
 /// Writes the pages of `run`, which begins at page `start`, and empties it.
-fn flush(
-    storage: &dyn Storage,
-    page_size: usize,
-    start: u64,
-    run: &mut Vec<&[u8]>,
-    buffer: &mut Vec<u8>,
-) -> Result<()> {
-    let offset = start * page_size as u64;
-    match run.as_slice() {
-        [] => {}
-        [one] => storage.write_pages(one, offset)?,
-        pages => {
-            buffer.clear();
-            for page in pages {
-                buffer.extend_from_slice(page);
-            }
-            storage.write_pages(buffer, offset)?;
-        }
+fn flush(storage: &dyn Storage, page_size: usize, start: u64, run: &mut Vec<&[u8]>) -> Result<()> {
+    if !run.is_empty() {
+        storage.write_pages(run, start * page_size as u64)?;
     }
     run.clear();
     Ok(())
