@@ -514,3 +514,30 @@ fn a_table_held_from_its_first_write_is_built_and_emptied_by_spans() {
     assert!(read_all(db.db(), "small").is_empty());
     check_ok(db.db());
 }
+
+#[test]
+fn leaves_stay_full_when_held_writes_spread_thin_over_a_large_tree() {
+    if !holds() {
+        return; // Log mode inserts one at a time and never holds.
+    }
+    // The budget holds a few hundred entries, the tree grows to thousands of leaves: each
+    // application gives a leaf well under one write, as a load of 10,000,000 entries gives
+    // its leaves under the default budget. Splitting such a leaf in two would leave the tree
+    // about two thirds full; a split that fills the leaf beside it instead keeps it fuller.
+    let db = TestDb::with(Options::default().dirty_budget(BUDGET));
+    let mut rng = Rng::new(77);
+    let count = 30_000;
+    let cell = 7 + 24 + 150 + 2; // cell header, key, value, slot
+    write(db.db(), |tx| {
+        let mut table = tx.open_table("t").unwrap();
+        for _ in 0..count {
+            let k = key(&mut rng);
+            table.insert(&k, &[0x5A; 150]).unwrap();
+        }
+    });
+    let stats = db.db().stats().unwrap();
+    let usable = 4096 - 32; // below the page header
+    let fill = (count * cell) as f64 / (stats.leaf_pages as usize * usable) as f64;
+    assert!(fill >= 0.78, "leaves {:.0}% full: {stats:?}", fill * 100.0);
+    check_ok(db.db());
+}

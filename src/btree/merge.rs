@@ -13,7 +13,8 @@ use crate::ids::{PageId, Ptr};
 use crate::pager::PageStore;
 use std::ops::Range;
 
-/// Leaves one call rewrites at most, which bounds the memory it takes beyond the budget.
+/// Leaves a run takes at most (a leaf beside it on either side may join it too), which bounds
+/// the memory one call takes beyond the budget.
 const MAX_SPAN: usize = 16;
 
 /// One write of a sorted batch: a value to insert, or `None` to remove the key.
@@ -74,17 +75,28 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
         None => dirty_ptr(store.allocate(PageKind::Leaf)?),
     };
     let path = dirty_branches(store, root, batch[0].key)?;
+    let target = match fill {
+        Fill::RoomToGrow => usable - usable / 16,
+        Fill::Full => usable,
+    };
     let (span, consumed, leaves) = match path.last() {
         None => (
             0..1,
             fitting_prefix(batch, batch.len(), store.page_size()),
             vec![root],
         ),
-        Some(parent) => reach(store, &path, parent, batch)?,
+        Some(parent) => {
+            let (span, consumed, leaves) = reach(store, &path, parent, batch)?;
+            let run = (span, leaves);
+            let next = batch.get(consumed).map(|write| write.key);
+            let (span, leaves) =
+                take_room_beside(store, parent, run, (&batch[..consumed], next), target)?;
+            (span, consumed, leaves)
+        }
     };
     let writes = &batch[..consumed];
 
-    let (children, len_change) = rebuild_leaves(store, &leaves, writes, fill)?;
+    let (children, len_change) = rebuild_leaves(store, &leaves, writes, target)?;
     let lone_leaf = match children.as_slice() {
         [(_, leaf)] => Some(leaf.page),
         _ => None,
@@ -114,13 +126,13 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
     })
 }
 
-/// Frees `leaves` and writes their cells merged with `writes` into new leaves filled as
-/// `fill` says; returns them as children (with their separators) and the change in entries.
+/// Frees `leaves` and writes their cells merged with `writes` into new leaves holding at
+/// most `target` bytes each on average; returns them as children (with their separators) and the change in entries.
 fn rebuild_leaves<S: PageStore + ?Sized>(
     store: &mut S,
     leaves: &[Ptr],
     writes: &[Write],
-    fill: Fill,
+    target: usize,
 ) -> Result<(Vec<Child>, i64)> {
     // Copies of the leaves: the new ones may reuse their pages.
     let mut copies = Vec::with_capacity(leaves.len());
@@ -141,10 +153,6 @@ fn rebuild_leaves<S: PageStore + ?Sized>(
     }
     let usable = node::usable(store.page_size());
     let mut children: Vec<Child> = Vec::new();
-    let target = match fill {
-        Fill::RoomToGrow => usable - usable / 16,
-        Fill::Full => usable,
-    };
     for (j, group) in pack(&cells, target, usable).into_iter().enumerate() {
         let id = store.allocate(PageKind::Leaf)?;
         node::rebuild(store.page_mut(id), PageKind::Leaf, &cells[group.clone()]);
@@ -161,27 +169,103 @@ fn fitting_prefix(batch: &[Write], limit: usize, page_size: usize) -> usize {
     let mut bytes = 0;
     let mut count = 0;
     for write in &batch[..limit] {
-        let value = write.value.map_or(0, <[u8]>::len);
-        bytes += node::SLOT
-            + match node::value_fits_inline(page_size, write.key.len(), value) {
-                true => NewCell::Leaf {
-                    key: write.key,
-                    value: write.value.unwrap_or_default(),
-                }
-                .len(),
-                false => NewCell::LeafOverflow {
-                    key: write.key,
-                    ptr: dirty_ptr(PageId(0)),
-                    len: value as u64,
-                }
-                .len(),
-            };
+        bytes += new_cell_bytes(write, page_size);
         if count > 0 && bytes > MAX_SPAN * usable {
             break;
         }
         count += 1;
     }
     count
+}
+
+/// The bytes of the cell `write` stores and its slot (a removal's as if its value were empty).
+fn new_cell_bytes(write: &Write, page_size: usize) -> usize {
+    let value = write.value.map_or(0, <[u8]>::len);
+    node::SLOT
+        + match node::value_fits_inline(page_size, write.key.len(), value) {
+            true => NewCell::Leaf {
+                key: write.key,
+                value: write.value.unwrap_or_default(),
+            }
+            .len(),
+            false => NewCell::LeafOverflow {
+                key: write.key,
+                ptr: dirty_ptr(PageId(0)),
+                len: value as u64,
+            }
+            .len(),
+        }
+}
+
+/// Widens a run whose merged cells need more leaves than it has by the leaves beside it under
+/// the same branch (the right one, then the left), when their cells fit in the room the
+/// run's new leaves leave: a split then fills a neighbour instead of adding a leaf about half
+/// empty, so leaves stay full under writes spread thin over a large tree (DESIGN.md, "Held
+/// writes"). The right leaf is left alone if `next`, the write after the run, may fall into
+/// it: the next step rewrites it anyway. Returns the run's span and leaves.
+fn take_room_beside<S: PageStore + ?Sized>(
+    store: &S,
+    parent: &Step,
+    (mut span, mut leaves): (Range<usize>, Vec<Ptr>),
+    (writes, next): (&[Write], Option<&[u8]>),
+    target: usize,
+) -> Result<(Range<usize>, Vec<Ptr>)> {
+    let nodes = leaves
+        .iter()
+        .map(|ptr| leaf_at(store, *ptr))
+        .collect::<Result<Vec<_>>>()?;
+    let mut bytes = merged_bytes(&nodes, writes, store.page_size())?;
+    if bytes.div_ceil(target) <= leaves.len() {
+        return Ok((span, leaves));
+    }
+    let branch = node_at(store, dirty_ptr(parent.page))?;
+    let right = (span.end < branch.len()
+        && !next.is_some_and(|next| next_reaches(&branch, span.end, next)))
+    .then_some(span.end);
+    let left = span.start.checked_sub(1);
+    let beside: Vec<usize> = right.into_iter().chain(left).collect();
+    for (taken, &idx) in beside.iter().enumerate() {
+        let ptr = branch.child(idx)?;
+        if leaves.iter().any(|seen| seen.page == ptr.page) {
+            return Err(Error::corruption(
+                parent.page,
+                "two children point at one page",
+            ));
+        }
+        bytes += leaf_at(store, ptr)?.occupied();
+        if bytes.div_ceil(target) <= leaves.len() + taken + 1 {
+            // Taking these neighbours saves the new leaf.
+            for &idx in &beside[..=taken] {
+                match idx == span.end {
+                    true => {
+                        span.end += 1;
+                        leaves.push(branch.child(idx)?);
+                    }
+                    false => {
+                        span.start -= 1;
+                        leaves.insert(0, branch.child(idx)?);
+                    }
+                }
+            }
+            break;
+        }
+    }
+    Ok((span, leaves))
+}
+
+/// Whether the write after the run (`next`) may fall into child `idx` of `branch`, the one
+/// right of the run: the next step then rewrites that leaf anyway, so the run leaves it.
+fn next_reaches(branch: &Node, idx: usize, next: &[u8]) -> bool {
+    idx + 1 >= branch.len() || branch.key(idx + 1).is_ok_and(|upper| next < upper)
+}
+
+/// The leaf at `ptr`, parsed.
+fn leaf_at<S: PageStore + ?Sized>(store: &S, ptr: Ptr) -> Result<Node<'_>> {
+    let node = node_at(store, ptr)?;
+    match node.is_branch() {
+        true => Err(Error::corruption(ptr.page, "a branch among leaves")),
+        false => Ok(node),
+    }
 }
 
 /// The leaves under `parent` the batch reaches, from the one its first key descended to:
@@ -262,16 +346,23 @@ fn upper_bound<S: PageStore + ?Sized>(store: &S, path: &[Step]) -> Result<Option
     Ok(None)
 }
 
-/// The cells of `leaves` merged with `writes`, in key order, and the change in entry count.
-/// Values that replace or remove one stored in an overflow run free the run.
-fn merge_cells<'a, S: PageStore + ?Sized>(
-    store: &mut S,
+/// One step of merging a run's cells with its writes in key order.
+enum Merging<'w, 'a> {
+    /// A cell of the run no write touches.
+    Keep(&'a [u8]),
+    /// A write to a key the run lacks.
+    New(&'w Write<'a>),
+    /// A write to a key the run holds, with the value it replaces or removes.
+    Over(LeafValue<'a>, &'w Write<'a>),
+}
+
+/// Walks the cells of `leaves` (in key order) and `writes` together, calling `step` for each
+/// key in order.
+fn merge_walk<'w, 'a>(
     leaves: &[Node<'a>],
-    writes: &[Write<'a>],
-) -> Result<(Vec<NewCell<'a>>, i64)> {
-    let count = leaves.iter().map(Node::len).sum::<usize>() + writes.len();
-    let mut cells = Vec::with_capacity(count);
-    let mut len_change = 0;
+    writes: &'w [Write<'a>],
+    mut step: impl FnMut(Merging<'w, 'a>) -> Result<()>,
+) -> Result<()> {
     let mut next = 0;
     let mut previous: Option<&[u8]> = None;
     for leaf in leaves {
@@ -282,34 +373,71 @@ fn merge_cells<'a, S: PageStore + ?Sized>(
             }
             previous = Some(key);
             while let Some(write) = writes.get(next).filter(|write| write.key < key) {
-                if let Some(value) = write.value {
-                    cells.push(new_cell(store, write.key, value)?);
-                    len_change += 1;
-                }
+                step(Merging::New(write))?;
                 next += 1;
             }
             match writes.get(next).filter(|write| write.key == key) {
                 Some(write) => {
-                    if let LeafValue::Overflow { ptr, len } = leaf.value(i)? {
-                        store.free_overflow(ptr, len)?;
-                    }
-                    match write.value {
-                        Some(value) => cells.push(new_cell(store, key, value)?),
-                        None => len_change -= 1,
-                    }
+                    step(Merging::Over(leaf.value(i)?, write))?;
                     next += 1;
                 }
-                None => cells.push(NewCell::Raw(leaf.cell(i)?)),
+                None => step(Merging::Keep(leaf.cell(i)?))?,
             }
         }
     }
-    for write in &writes[next..] {
-        if let Some(value) = write.value {
-            cells.push(new_cell(store, write.key, value)?);
-            len_change += 1;
+    writes[next..]
+        .iter()
+        .try_for_each(|write| step(Merging::New(write)))
+}
+
+/// The cells of `leaves` merged with `writes`, in key order, and the change in entry count.
+/// Values that replace or remove one stored in an overflow run free the run.
+fn merge_cells<'a, S: PageStore + ?Sized>(
+    store: &mut S,
+    leaves: &[Node<'a>],
+    writes: &[Write<'a>],
+) -> Result<(Vec<NewCell<'a>>, i64)> {
+    let count = leaves.iter().map(Node::len).sum::<usize>() + writes.len();
+    let mut cells = Vec::with_capacity(count);
+    let mut len_change = 0;
+    merge_walk(leaves, writes, |merging| {
+        match merging {
+            Merging::Keep(cell) => cells.push(NewCell::Raw(cell)),
+            Merging::New(write) => {
+                if let Some(value) = write.value {
+                    cells.push(new_cell(store, write.key, value)?);
+                    len_change += 1;
+                }
+            }
+            Merging::Over(old, write) => {
+                if let LeafValue::Overflow { ptr, len } = old {
+                    store.free_overflow(ptr, len)?;
+                }
+                match write.value {
+                    Some(value) => cells.push(new_cell(store, write.key, value)?),
+                    None => len_change -= 1,
+                }
+            }
         }
-    }
+        Ok(())
+    })?;
     Ok((cells, len_change))
+}
+
+/// The bytes (cells and slots) `merge_cells` would return, without its effects.
+fn merged_bytes(leaves: &[Node], writes: &[Write], page_size: usize) -> Result<usize> {
+    let mut bytes = 0;
+    merge_walk(leaves, writes, |merging| {
+        bytes += match merging {
+            Merging::Keep(cell) => cell.len() + node::SLOT,
+            Merging::New(write) | Merging::Over(_, write) => match write.value {
+                Some(_) => new_cell_bytes(write, page_size),
+                None => 0,
+            },
+        };
+        Ok(())
+    })?;
+    Ok(bytes)
 }
 
 /// The leaf cell for `key` and `value`, storing a large value in an overflow run.
