@@ -96,10 +96,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
         }
     }
+    let removed = start.elapsed().as_secs_f64();
     tx.commit()?;
     let left = entries / 2;
     println!(
-        "removal of every other entry: {:.2} s, file grew {:.2}x, {}",
+        "removal of every other entry: {:.2} s ({removed:.2} s before the commit), \
+         file grew {:.2}x, {}",
         start.elapsed().as_secs_f64(),
         std::fs::metadata(&file)?.len() as f64 / before,
         shape(&db, &file, left)?

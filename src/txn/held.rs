@@ -25,7 +25,12 @@ fn allocation(len: usize) -> usize {
 
 /// Bytes counted for a held entry.
 fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
-    allocation(key.len()) + value.map_or(0, |v| allocation(v.len())) + SLOT_BYTES
+    entry_bytes_of(key.len(), value)
+}
+
+/// `entry_bytes` for a key of `key_len` bytes.
+fn entry_bytes_of(key_len: usize, value: Option<&[u8]>) -> usize {
+    allocation(key_len) + value.map_or(0, |v| allocation(v.len())) + SLOT_BYTES
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +50,36 @@ impl Held {
             (None, true) => -1,
             _ => 0,
         })
+    }
+}
+
+/// Replaces the held write in `slot` by `value` (a removal if `None`); `in_tree` says whether
+/// the tree has the key, if known. Keeps `bytes` and `len_change` (the fields of the
+/// `HeldWrites` the slot is in) up to date, and drops a removal of a key the tree lacks.
+fn overwrite(
+    mut slot: btree_map::OccupiedEntry<'_, Box<[u8]>, Held>,
+    value: Option<&[u8]>,
+    in_tree: Option<bool>,
+    bytes: &mut usize,
+    len_change: &Cell<i64>,
+) {
+    let held = slot.get_mut();
+    let before = held.len_change().unwrap_or(0);
+    if held.in_tree.get().is_none() {
+        // Its copy in `unresolved` is skipped once this is known.
+        held.in_tree.set(in_tree);
+    }
+    let key_len = slot.key().len();
+    let held = slot.get_mut();
+    *bytes -= entry_bytes_of(key_len, held.value.as_deref());
+    held.value = value.map(Into::into);
+    *bytes += entry_bytes_of(key_len, value);
+    let after = held.len_change().unwrap_or(0);
+    len_change.set(len_change.get() - before + after);
+    if held.value.is_none() && held.in_tree.get() == Some(false) {
+        // A removal of a key the tree lacks: nothing to apply.
+        *bytes -= entry_bytes_of(key_len, None);
+        slot.remove();
     }
 }
 
@@ -111,37 +146,14 @@ impl HeldWrites {
         self.entries.get(key).map(|held| held.value.as_deref())
     }
 
-    /// The held write of `key`, if any, as `remove` needs to know it.
-    pub(crate) fn write_of(&self, key: &[u8]) -> Option<HeldWrite> {
-        self.entries.get(key).map(|held| HeldWrite {
-            inserts: held.value.is_some(),
-            in_tree: held.in_tree.get(),
-        })
-    }
-
     /// Holds the write of `value` (or the removal, `None`) under `key`; `in_tree` says whether
     /// the tree has the key, if known. `true` once the held entries fill their capacity.
     /// Removing a held value whose key the tree lacks drops the entry.
     pub(crate) fn hold(&mut self, key: &[u8], value: Option<&[u8]>, in_tree: Option<bool>) -> bool {
         // One search of the map: a new key is the common case.
         match self.entries.entry(key.into()) {
-            btree_map::Entry::Occupied(mut slot) => {
-                let held = slot.get_mut();
-                let before = held.len_change().unwrap_or(0);
-                if held.in_tree.get().is_none() {
-                    // Its copy in `unresolved` is skipped once this is known.
-                    held.in_tree.set(in_tree);
-                }
-                self.bytes -= entry_bytes(key, held.value.as_deref());
-                held.value = value.map(Into::into);
-                self.bytes += entry_bytes(key, value);
-                let after = held.len_change().unwrap_or(0);
-                self.len_change.set(self.len_change.get() - before + after);
-                if held.value.is_none() && held.in_tree.get() == Some(false) {
-                    // A removal of a key the tree lacks: nothing to apply.
-                    self.bytes -= entry_bytes(key, None);
-                    slot.remove();
-                }
+            btree_map::Entry::Occupied(slot) => {
+                overwrite(slot, value, in_tree, &mut self.bytes, &self.len_change);
             }
             btree_map::Entry::Vacant(slot) => {
                 let held = slot.insert(Held {
@@ -160,6 +172,41 @@ impl HeldWrites {
             }
         }
         self.bytes() >= self.capacity
+    }
+
+    /// Holds the removal of `key` if the key is there: as a held value, or in the tree, which
+    /// `in_tree` looks up when the held entry does not tell. One search of the map. Returns
+    /// whether the key was there, and whether the held entries now fill their capacity.
+    pub(crate) fn hold_removal(
+        &mut self,
+        key: &[u8],
+        in_tree: impl FnOnce() -> Result<bool>,
+    ) -> Result<(bool, bool)> {
+        match self.entries.entry(key.into()) {
+            btree_map::Entry::Occupied(slot) => {
+                if slot.get().value.is_none() {
+                    return Ok((false, false)); // removed already
+                }
+                // Looked up for a held value too, so that one the tree lacks can simply go.
+                let known = match slot.get().in_tree.get() {
+                    Some(known) => known,
+                    None => in_tree()?,
+                };
+                overwrite(slot, None, Some(known), &mut self.bytes, &self.len_change);
+            }
+            btree_map::Entry::Vacant(slot) => {
+                if !in_tree()? {
+                    return Ok((false, false));
+                }
+                slot.insert(Held {
+                    value: None,
+                    in_tree: Cell::new(Some(true)),
+                });
+                self.len_change.set(self.len_change.get() - 1);
+                self.bytes += entry_bytes(key, None);
+            }
+        }
+        Ok((true, self.bytes() >= self.capacity))
     }
 
     /// How much the held entries change the tree's entry count; `in_tree` looks a key up in
@@ -245,15 +292,6 @@ impl HeldWrites {
     }
 }
 
-/// What a held write does to its key.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct HeldWrite {
-    /// It inserts a value (else it removes the key).
-    pub inserts: bool,
-    /// Whether the tree has the key, if known.
-    pub in_tree: Option<bool>,
-}
-
 /// Held entries in key order, from either end: `None` for a held removal.
 #[derive(Debug)]
 pub(crate) struct HeldRange<'a> {
@@ -287,12 +325,53 @@ mod tests {
         held.hold(b"a", Some(b"22"), Some(false));
         assert_eq!(held.get(b"a"), Some(Some(&b"22"[..])));
         assert_eq!(held.count(), 1);
-        assert!(held.write_of(b"a").is_some_and(|w| w.inserts));
         // Removing a held value whose key the tree lacks leaves nothing to apply.
-        held.hold(b"a", None, Some(false));
+        assert_eq!(
+            held.hold_removal(b"a", || unreachable!()).unwrap(),
+            (true, false)
+        );
         assert_eq!(held.get(b"a"), None);
         assert!(held.is_empty());
         assert_eq!(held.bytes(), 0, "every byte given back");
+    }
+
+    #[test]
+    fn a_held_removal_looks_the_tree_up_only_when_the_held_entry_does_not_tell() {
+        let mut held = HeldWrites::new(1 << 20);
+        let asked = std::cell::Cell::new(0);
+        let in_tree = |answer: bool| {
+            asked.set(asked.get() + 1);
+            move || Ok(answer)
+        };
+        // Absent from both: nothing held.
+        assert_eq!(
+            held.hold_removal(b"x", in_tree(false)).unwrap(),
+            (false, false)
+        );
+        assert!(held.is_empty());
+        // In the tree: held once; a second removal is told by the entry alone.
+        assert_eq!(
+            held.hold_removal(b"y", in_tree(true)).unwrap(),
+            (true, false)
+        );
+        assert_eq!(held.get(b"y"), Some(None));
+        assert_eq!(held.len_change(|_| unreachable!()).unwrap(), -1);
+        assert_eq!(
+            held.hold_removal(b"y", || unreachable!()).unwrap(),
+            (false, false)
+        );
+        // A held value of unknown standing: the tree is asked, and the removal stays.
+        held.hold(b"z", Some(b"v"), None);
+        assert_eq!(
+            held.hold_removal(b"z", in_tree(true)).unwrap(),
+            (true, false)
+        );
+        assert_eq!(held.get(b"z"), Some(None));
+        assert_eq!(asked.get(), 3);
+        assert_eq!(held.len_change(|_| unreachable!()).unwrap(), -2);
+        // Filling the capacity says so.
+        let mut small = HeldWrites::new(1);
+        assert_eq!(small.hold_removal(b"k", || Ok(true)).unwrap(), (true, true));
     }
 
     #[test]

@@ -400,18 +400,9 @@ fn remove_held(
     held: &mut HeldWrites,
     key: &[u8],
 ) -> Result<bool> {
-    let write = held.write_of(key);
-    if write.is_some_and(|w| !w.inserts) {
-        // Removed already.
-        return Ok(false);
-    }
-    // Looked up for a held value too, so that one the tree lacks can simply go.
-    let in_tree = match write.and_then(|w| w.in_tree) {
-        Some(in_tree) => in_tree,
-        None => btree::contains(&*store, state.root, key)?,
-    };
-    let there = write.is_some() || in_tree;
-    if there && held.hold(key, None, Some(in_tree)) {
+    let root = state.root;
+    let (there, full) = held.hold_removal(key, || btree::contains(&*store, root, key))?;
+    if full {
         held.apply(store, state)?;
     }
     Ok(there)
