@@ -127,7 +127,8 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
 }
 
 /// Frees `leaves` and writes their cells merged with `writes` into new leaves holding at
-/// most `target` bytes each on average; returns them as children (with their separators) and the change in entries.
+/// most `target` bytes each on average; returns them as children (with their separators)
+/// and the change in entries.
 fn rebuild_leaves<S: PageStore + ?Sized>(
     store: &mut S,
     leaves: &[Ptr],
@@ -214,18 +215,29 @@ fn take_room_beside<S: PageStore + ?Sized>(
         .iter()
         .map(|ptr| leaf_at(store, *ptr))
         .collect::<Result<Vec<_>>>()?;
-    let mut bytes = merged_bytes(&nodes, writes, store.page_size())?;
+    // Cheap first: the leaves' bytes and every write as a new cell bound what the merge holds.
+    let page_size = store.page_size();
+    let most = nodes.iter().map(Node::occupied).sum::<usize>()
+        + writes
+            .iter()
+            .map(|write| new_cell_bytes(write, page_size))
+            .sum::<usize>();
+    if most.div_ceil(target) <= leaves.len() {
+        return Ok((span, leaves));
+    }
+    let mut bytes = merged_bytes(&nodes, writes, page_size)?;
     if bytes.div_ceil(target) <= leaves.len() {
         return Ok((span, leaves));
     }
     let branch = node_at(store, dirty_ptr(parent.page))?;
-    let right = (span.end < branch.len()
-        && !next.is_some_and(|next| next_reaches(&branch, span.end, next)))
-    .then_some(span.end);
-    let left = span.start.checked_sub(1);
-    let beside: Vec<usize> = right.into_iter().chain(left).collect();
-    for (taken, &idx) in beside.iter().enumerate() {
-        let ptr = branch.child(idx)?;
+    let mut beside: Vec<(bool, Ptr)> = Vec::with_capacity(2);
+    if span.end < branch.len() && !next_reaches(&branch, span.end, next)? {
+        beside.push((true, branch.child(span.end)?));
+    }
+    if let Some(idx) = span.start.checked_sub(1) {
+        beside.push((false, branch.child(idx)?));
+    }
+    for (taken, &(_, ptr)) in beside.iter().enumerate() {
         if leaves.iter().any(|seen| seen.page == ptr.page) {
             return Err(Error::corruption(
                 parent.page,
@@ -235,15 +247,15 @@ fn take_room_beside<S: PageStore + ?Sized>(
         bytes += leaf_at(store, ptr)?.occupied();
         if bytes.div_ceil(target) <= leaves.len() + taken + 1 {
             // Taking these neighbours saves the new leaf.
-            for &idx in &beside[..=taken] {
-                match idx == span.end {
+            for &(on_right, ptr) in &beside[..=taken] {
+                match on_right {
                     true => {
                         span.end += 1;
-                        leaves.push(branch.child(idx)?);
+                        leaves.push(ptr);
                     }
                     false => {
                         span.start -= 1;
-                        leaves.insert(0, branch.child(idx)?);
+                        leaves.insert(0, ptr);
                     }
                 }
             }
@@ -255,8 +267,11 @@ fn take_room_beside<S: PageStore + ?Sized>(
 
 /// Whether the write after the run (`next`) may fall into child `idx` of `branch`, the one
 /// right of the run: the next step then rewrites that leaf anyway, so the run leaves it.
-fn next_reaches(branch: &Node, idx: usize, next: &[u8]) -> bool {
-    idx + 1 >= branch.len() || branch.key(idx + 1).is_ok_and(|upper| next < upper)
+fn next_reaches(branch: &Node, idx: usize, next: Option<&[u8]>) -> Result<bool> {
+    let Some(next) = next else {
+        return Ok(false);
+    };
+    Ok(idx + 1 >= branch.len() || next < branch.key(idx + 1)?)
 }
 
 /// The leaf at `ptr`, parsed.

@@ -63,14 +63,13 @@ fn overwrite(
     bytes: &mut usize,
     len_change: &Cell<i64>,
 ) {
+    let key_len = slot.key().len();
     let held = slot.get_mut();
     let before = held.len_change().unwrap_or(0);
     if held.in_tree.get().is_none() {
         // Its copy in `unresolved` is skipped once this is known.
         held.in_tree.set(in_tree);
     }
-    let key_len = slot.key().len();
-    let held = slot.get_mut();
     *bytes -= entry_bytes_of(key_len, held.value.as_deref());
     held.value = value.map(Into::into);
     *bytes += entry_bytes_of(key_len, value);
