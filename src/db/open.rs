@@ -180,7 +180,7 @@ pub(super) fn open_storage(
     } else if !main.meta.pages_synced_first {
         durable_txn = 0;
     }
-    Ok(shared(
+    shared(
         storage,
         options,
         main,
@@ -188,7 +188,7 @@ pub(super) fn open_storage(
         recovery,
         fell_back,
         durable_txn,
-    ))
+    )
 }
 
 /// What the end of the log's scan says, given `reached`, the newest commit the file or the
@@ -318,7 +318,7 @@ fn shared(
     recovery: Recovery,
     fell_back: Option<FallBack>,
     durable_txn: u64,
-) -> Shared {
+) -> Result<Shared> {
     let MainFile {
         len,
         map,
@@ -335,7 +335,7 @@ fn shared(
     for m in &metas {
         slot_high_water[m.slot() as usize] = m.high_water;
     }
-    let verified = Arc::new(VerifiedPages::default());
+    let verified = Arc::new(VerifiedPages::new()?);
     let snapshot_txn = meta.txn_id.0;
     let snapshot = Arc::new(Snapshot::new(
         meta.clone(),
@@ -344,7 +344,7 @@ fn shared(
         verified.clone(),
         wal.as_ref(),
     ));
-    Shared {
+    Ok(Shared {
         storage: Arc::from(storage),
         page_size: meta.page_size as usize,
         verify: options.verify_checksums,
@@ -375,7 +375,7 @@ fn shared(
         }),
         reader_left: Condvar::new(),
         commits: CommitQueue::new(snapshot_txn, slot_high_water),
-    }
+    })
 }
 
 /// Makes the directory entries of `path`'s directory durable.

@@ -1,11 +1,13 @@
-//! The read-only memory map and a cache hint for its pages: the only module with `unsafe`
-//! (DESIGN.md, "Why handing out `&[u8]` into the map is sound").
+//! The read-only memory map, a cache hint for its pages, and the anonymous map under large
+//! zeroed tables: the only module with `unsafe` beside `txn/part_cell.rs` (DESIGN.md, "Why
+//! handing out `&[u8]` into the map is sound").
 #![allow(unsafe_code)]
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{MmapMut, MmapOptions, MmapRaw};
 use std::fs::File;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// Address space a new map reserves past the file's end, so that the file can grow without
 /// a new map: a new map starts with no page table entries, so every page read through it
@@ -97,6 +99,31 @@ impl Mapping {
         // covers pages reachable from the snapshot that holds this mapping, and the file lock
         // keeps other well-behaved processes from writing it.
         Some(unsafe { std::slice::from_raw_parts(raw.as_ptr().add(offset as usize), len) })
+    }
+}
+
+/// Words that start at zero, in an anonymous map: the system backs a page of it with memory
+/// only when it is first written, so a large table costs what it holds, and creating one
+/// neither writes it nor depends on the allocator returning fresh memory.
+#[derive(Debug)]
+pub(crate) struct ZeroedWords {
+    raw: MmapRaw,
+    len: usize,
+}
+
+impl ZeroedWords {
+    pub(crate) fn new(len: usize) -> io::Result<Self> {
+        let bytes = len.checked_mul(8).ok_or(io::ErrorKind::InvalidInput)?;
+        let raw = MmapRaw::from(MmapMut::map_anon(bytes.max(1))?);
+        Ok(ZeroedWords { raw, len })
+    }
+
+    pub(crate) fn words(&self) -> &[AtomicU64] {
+        // SAFETY: the map holds `len` words (page-aligned, so aligned for `AtomicU64`) and
+        // lives as long as `self`; it started zeroed, and every bit pattern is a valid
+        // `AtomicU64`. `MmapRaw` hands out only raw pointers and this is the one place that
+        // makes references into it, all to atomics, so shared references may write it.
+        unsafe { std::slice::from_raw_parts(self.raw.as_mut_ptr().cast::<AtomicU64>(), self.len) }
     }
 }
 

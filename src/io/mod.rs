@@ -6,7 +6,7 @@ mod map;
 pub mod sim;
 
 pub(crate) use file::{FileStorage, LockMode};
-pub(crate) use map::{Mapping, prefetch};
+pub(crate) use map::{Mapping, ZeroedWords, prefetch};
 
 use std::io;
 
