@@ -26,8 +26,8 @@ pub(crate) enum Mapping {
         raw: Arc<MmapRaw>,
         len: u64,
     },
-    /// A copy of a simulated disk's bytes (the simulated disk has no page cache to map).
-    Memory(Box<[u8]>),
+    /// A snapshot of a simulated disk's bytes (the simulated disk has no page cache to map).
+    Memory(Arc<Vec<u8>>),
 }
 
 impl Mapping {

@@ -57,8 +57,9 @@ pub struct FaultPlan {
 
 #[derive(Debug, Default)]
 struct State {
-    /// What reads see, per file: the page cache.
-    files: Vec<Vec<u8>>,
+    /// What reads see, per file: the page cache. Shared with the maps taken of it: a write
+    /// after a map copies the file once (maps are snapshots of the simulated disk).
+    files: Vec<Arc<Vec<u8>>>,
     ops: u64,
     record: bool,
     events: Vec<Event>,
@@ -94,7 +95,7 @@ impl SimDisk {
     /// A disk holding one image per file (database file first).
     pub fn from_images(images: Vec<Vec<u8>>) -> Self {
         let disk = Self::default();
-        disk.lock().files = images;
+        disk.lock().files = images.into_iter().map(Arc::new).collect();
         disk
     }
 
@@ -106,11 +107,17 @@ impl SimDisk {
         }
     }
 
-    fn bytes(state: &mut State, file: usize) -> &mut Vec<u8> {
+    /// The bytes of `file` (an empty file if there is none yet).
+    fn bytes(state: &State, file: usize) -> &[u8] {
+        state.files.get(file).map_or(&[], |bytes| bytes.as_slice())
+    }
+
+    /// The bytes of `file`, to change: copied first if a map shares them.
+    fn bytes_mut(state: &mut State, file: usize) -> &mut Vec<u8> {
         if state.files.len() <= file {
-            state.files.resize(file + 1, Vec::new());
+            state.files.resize_with(file + 1, Default::default);
         }
-        &mut state.files[file]
+        Arc::make_mut(&mut state.files[file])
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -150,8 +157,7 @@ impl SimDisk {
 
     /// The bytes reads of this file see now.
     pub fn contents(&self) -> Vec<u8> {
-        let mut state = self.lock();
-        Self::bytes(&mut state, self.file).clone()
+        Self::bytes(&self.lock(), self.file).to_vec()
     }
 
     fn push(&self, state: &mut State, op: Op) {
@@ -183,9 +189,9 @@ impl SimDisk {
 
 impl Storage for SimDisk {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        let mut state = self.lock();
+        let state = self.lock();
         let start = offset as usize;
-        match Self::bytes(&mut state, self.file).get(start..start + buf.len()) {
+        match Self::bytes(&state, self.file).get(start..start + buf.len()) {
             Some(bytes) => {
                 buf.copy_from_slice(bytes);
                 Ok(())
@@ -205,7 +211,7 @@ impl Storage for SimDisk {
         let short = state.faults.short_write_at_op == Some(op);
         let data = if short { &buf[..buf.len() / 2] } else { buf };
         let (start, stop) = (offset as usize, offset as usize + data.len());
-        let bytes = Self::bytes(&mut state, self.file);
+        let bytes = Self::bytes_mut(&mut state, self.file);
         if bytes.len() < stop {
             bytes.resize(stop, 0);
         }
@@ -224,15 +230,14 @@ impl Storage for SimDisk {
     }
 
     fn len(&self) -> io::Result<u64> {
-        let mut state = self.lock();
-        Ok(Self::bytes(&mut state, self.file).len() as u64)
+        Ok(Self::bytes(&self.lock(), self.file).len() as u64)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut state = self.lock();
         Self::begin_op(&mut state)?;
         Self::check_space(&state, len)?;
-        Self::bytes(&mut state, self.file).resize(len as usize, 0);
+        Self::bytes_mut(&mut state, self.file).resize(len as usize, 0);
         self.push(&mut state, Op::SetLen(len));
         Ok(())
     }
@@ -254,10 +259,15 @@ impl Storage for SimDisk {
     }
 
     fn map(&self, len: u64) -> io::Result<Mapping> {
-        let mut state = self.lock();
-        let mut bytes = Self::bytes(&mut state, self.file).clone();
-        bytes.resize(len as usize, 0);
-        Ok(Mapping::Memory(bytes.into_boxed_slice()))
+        let state = self.lock();
+        match state.files.get(self.file) {
+            Some(bytes) if bytes.len() as u64 == len => Ok(Mapping::Memory(Arc::clone(bytes))),
+            _ => {
+                let mut bytes = Self::bytes(&state, self.file).to_vec();
+                bytes.resize(len as usize, 0);
+                Ok(Mapping::Memory(Arc::new(bytes)))
+            }
+        }
     }
 
     fn map_follows_writes(&self) -> bool {
@@ -305,9 +315,24 @@ impl CrashImages {
         self.files
             .iter()
             .enumerate()
-            .map(|(i, f)| f.image(seed.wrapping_add(i as u64 * 0x5851_f42d_4c95_7f2d)))
+            .map(|(i, f)| f.image(file_seed(seed, i)))
             .collect()
     }
+
+    /// A hash of the images `seed` chooses, equal for two seeds exactly when their images
+    /// are (barring hash collisions). It reads only the bytes unsynced writes cover, so a
+    /// checker can skip a repeated image without building it.
+    pub fn fingerprint(&self, seed: u64) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        for (i, f) in self.files.iter().enumerate() {
+            f.fingerprint(file_seed(seed, i), &mut hasher);
+        }
+        std::hash::Hasher::finish(&hasher)
+    }
+}
+
+fn file_seed(seed: u64, file: usize) -> u64 {
+    seed.wrapping_add(file as u64 * 0x5851_f42d_4c95_7f2d)
 }
 
 /// The crash images of one file.
@@ -368,8 +393,77 @@ impl FileImages {
         if !self.exists {
             return Vec::new();
         }
+        let mut landed = Vec::new();
+        let len = self.land(seed, |offset, bytes| landed.push((offset as usize, bytes)));
+        // Zeroed memory the allocator need not touch: a log's tail is mostly unwritten.
+        let mut image = vec![0; len as usize];
+        let kept = image.len().min(self.base.len());
+        image[..kept].copy_from_slice(&self.base[..kept]);
+        for (offset, bytes) in landed {
+            let end = (offset + bytes.len()).min(image.len());
+            if offset < end {
+                image[offset..end].copy_from_slice(&bytes[..end - offset]);
+            }
+        }
+        image
+    }
+
+    /// Feeds `hasher` what tells the image `seed` chooses apart from any other this file
+    /// can leave now: its length and its bytes inside the unsynced writes' ranges. Outside
+    /// them every image holds the base's bytes (zeros past the base), up to its length.
+    fn fingerprint(&self, seed: u64, hasher: &mut impl std::hash::Hasher) {
+        if !self.exists {
+            hasher.write_u64(0);
+            return;
+        }
+        let mut covered = self.covered_ranges();
+        let len = self.land(seed, |offset, bytes| {
+            // Each landed piece lies inside one pending write, so inside one range.
+            let at = covered.partition_point(|(start, _)| *start <= offset) - 1;
+            let (start, range) = &mut covered[at];
+            let from = (offset - *start) as usize;
+            range[from..from + bytes.len()].copy_from_slice(bytes);
+        });
+        hasher.write_u64(len);
+        for (start, range) in &covered {
+            let end = len.saturating_sub(*start).min(range.len() as u64) as usize;
+            hasher.write(&range[..end]);
+        }
+    }
+
+    /// The union of the pending writes' ranges, in order, each holding the base's bytes.
+    fn covered_ranges(&self) -> Vec<(u64, Vec<u8>)> {
+        let mut spans: Vec<(u64, u64)> = self
+            .pending
+            .iter()
+            .map(|(offset, data)| (*offset, offset + data.len() as u64))
+            .collect();
+        spans.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(start, end)| {
+                let mut bytes = vec![0; (end - start) as usize];
+                let base_end = (end as usize).min(self.base.len());
+                if (start as usize) < base_end {
+                    bytes[..base_end - start as usize]
+                        .copy_from_slice(&self.base[start as usize..base_end]);
+                }
+                (start, bytes)
+            })
+            .collect()
+    }
+
+    /// Makes the fault choices of `seed`: hands each piece of an unsynced write that lands
+    /// to `write`, in landing order, and returns the length the image keeps.
+    fn land<'a>(&'a self, seed: u64, mut write: impl FnMut(u64, &'a [u8])) -> u64 {
         let mut rng = SplitMix(seed);
-        let mut image = self.base.clone();
         let mut order: Vec<usize> = (0..self.pending.len()).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i as u64 + 1) as usize);
@@ -378,23 +472,21 @@ impl FileImages {
             let (offset, data) = &self.pending[i];
             match rng.below(3) {
                 0 => {}
-                1 => write_into(&mut image, *offset, data),
+                1 => write(*offset, data),
                 _ => {
                     for (n, sector) in data.chunks(SECTOR).enumerate() {
                         if rng.below(2) == 0 {
-                            write_into(&mut image, offset + (n * SECTOR) as u64, sector);
+                            write(offset + (n * SECTOR) as u64, sector);
                         }
                     }
                 }
             }
         }
-        let len = if self.volatile_len != self.durable_len && rng.below(2) == 0 {
+        if self.volatile_len != self.durable_len && rng.below(2) == 0 {
             self.volatile_len
         } else {
             self.durable_len
-        };
-        image.resize(len as usize, 0);
-        image
+        }
     }
 }
 
@@ -423,5 +515,58 @@ impl SplitMix {
     /// A number below `n` (0 if `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two seeds' fingerprints agree exactly when their images do, over overlapping,
+    /// adjacent and torn writes, a write past the base, and an unsynced change of length.
+    #[test]
+    fn fingerprints_tell_images_apart_exactly() {
+        let mut images = CrashImages::new(vec![vec![7; 4 * SECTOR]]);
+        let events = [
+            Op::Write {
+                offset: 0,
+                data: vec![1; 2 * SECTOR],
+            },
+            Op::Write {
+                offset: SECTOR as u64,
+                data: vec![1; 2 * SECTOR],
+            },
+            Op::Write {
+                offset: 3 * SECTOR as u64,
+                data: vec![2; SECTOR],
+            },
+            Op::Write {
+                offset: 5 * SECTOR as u64,
+                data: vec![3; 2 * SECTOR],
+            },
+            Op::SetLen(6 * SECTOR as u64),
+        ];
+        for op in events {
+            images.apply(&Event { file: 0, op });
+        }
+        let seeds: Vec<u64> = (0..400).collect();
+        let built: Vec<_> = seeds.iter().map(|&s| images.images(s)).collect();
+        let prints: Vec<_> = seeds.iter().map(|&s| images.fingerprint(s)).collect();
+        let mut distinct = std::collections::HashSet::new();
+        for a in 0..seeds.len() {
+            distinct.insert(&built[a]);
+            for b in 0..a {
+                assert_eq!(
+                    built[a] == built[b],
+                    prints[a] == prints[b],
+                    "seeds {a}, {b}"
+                );
+            }
+        }
+        assert!(
+            distinct.len() > 20,
+            "only {} distinct images",
+            distinct.len()
+        );
     }
 }

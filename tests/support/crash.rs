@@ -4,9 +4,7 @@
 use super::workloads::{key, value};
 use bough::testing::{CrashImages, Event, SimDisk};
 use bough::{Builder, CommitProtocol, Database, Durability, Mode, ReadTransaction};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
 
 pub type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
@@ -398,12 +396,6 @@ fn commit_behind_a_sync(
     log.into_inner().unwrap()
 }
 
-fn image_hash(image: &[Vec<u8>]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    image.hash(&mut hasher);
-    hasher.finish()
-}
-
 /// The content of a database, read through its public API.
 pub fn read_all(db: &Database) -> bough::Result<Model> {
     let rtx = db.begin_read()?;
@@ -445,12 +437,11 @@ pub fn check_all_crash_points(
         let tries = if images.pending() == 0 { 1 } else { samples };
         for sample in 0..tries {
             let seed = (point as u64) << 20 | sample;
-            let image = images.images(seed);
-            if !seen.insert(image_hash(&image)) {
+            if !seen.insert(images.fingerprint(seed)) {
                 continue;
             }
             states += 1;
-            check_image(run, setup, image, floor, point).map_err(|e| {
+            check_image(run, setup, images.images(seed), floor, point).map_err(|e| {
                 format!(
                     "{name} {setup:?}: crash after operation {point}, fault seed {seed}: {e}{}",
                     debug_run(run, point)
