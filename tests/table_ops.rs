@@ -338,3 +338,111 @@ fn range_deletions_over_a_deep_tree() {
         assert_eq!(collect(table.iter().unwrap()), entries(model));
     });
 }
+
+/// Inserts in ascending order go straight into the tree's last leaf while nothing else has
+/// changed the tree (DESIGN.md, "Splits and merges"): mixed with removals and overwrites at
+/// the edge, keys below the edge, large values, writes to another table between them (a
+/// budget of a few pages writes pages early), reads, and savepoints restored part-way, the
+/// table holds what a model holds, in the transaction, after its commit and after a reopen.
+#[test]
+fn appends_at_the_right_edge_mixed_with_everything_else() {
+    for budget in [None, Some(6 * 4096)] {
+        let options = match budget {
+            Some(bytes) => Options::default().dirty_budget(bytes),
+            None => Options::default(),
+        };
+        let mut test_db = TestDb::with(options);
+        let mut model = Model::new();
+        let mut other = Model::new();
+        let mut wtx = test_db.db().begin_write().unwrap();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = 0u32;
+        for round in 0..60 {
+            let saved = (round % 7 == 3)
+                .then(|| (wtx.savepoint().unwrap(), model.clone(), other.clone(), next));
+            {
+                let mut table = wtx.open_table("t").unwrap();
+                for _ in 0..150 {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let value = format!("value-{rng:x}").into_bytes();
+                    match rng % 20 {
+                        0 => {
+                            if let Some((last, _)) = model.pop_last() {
+                                assert!(table.remove(&last).unwrap());
+                            }
+                        }
+                        1 => {
+                            if let Some((last, _)) = model.last_key_value() {
+                                let last = last.clone();
+                                table.insert(&last, &value).unwrap();
+                                model.insert(last, value);
+                            }
+                        }
+                        2 if next > 0 => {
+                            let below = key(rng as u32 % next);
+                            table.insert(&below, &value).unwrap();
+                            model.insert(below, value);
+                        }
+                        3 => {
+                            let large = vec![rng as u8; 5_000];
+                            table.insert(&key(next), &large).unwrap();
+                            model.insert(key(next), large);
+                            next += 1;
+                        }
+                        // The last leaf empties and goes; pages freed are taken again by
+                        // leaves that split below the edge.
+                        5 => {
+                            for _ in 0..40 {
+                                if let Some((last, _)) = model.pop_last() {
+                                    assert!(table.remove(&last).unwrap());
+                                }
+                            }
+                            for i in 0..40 {
+                                let below = key((rng as u32).wrapping_add(i * 7919) % next.max(1));
+                                let long = vec![i as u8; 300];
+                                table.insert(&below, &long).unwrap();
+                                model.insert(below, long);
+                            }
+                        }
+                        4 => {
+                            let probe = key(rng as u32 % (next + 1));
+                            assert_eq!(
+                                table.get(&probe).unwrap(),
+                                model.get(&probe).map(|v| &v[..])
+                            );
+                        }
+                        _ => {
+                            table.insert(&key(next), &value).unwrap();
+                            model.insert(key(next), value);
+                            next += 1;
+                        }
+                    }
+                }
+            }
+            if round % 5 == 1 {
+                let mut side = wtx.open_table("other").unwrap();
+                for i in 0..40 {
+                    let k = key(rng as u32 % 10_000 + i);
+                    side.insert(&k, b"side").unwrap();
+                    other.insert(k, b"side".to_vec());
+                }
+            }
+            if let Some((savepoint, m, o, n)) = saved.filter(|_| round % 2 == 1) {
+                wtx.restore_savepoint(&savepoint).unwrap();
+                (model, other, next) = (m, o, n);
+            }
+            let table = wtx.open_table("t").unwrap();
+            assert_eq!(
+                collect(table.iter().unwrap()),
+                entries(&model),
+                "round {round}"
+            );
+        }
+        wtx.commit().unwrap();
+        test_db.reopen();
+        assert_eq!(read_all(test_db.db(), "t"), entries(&model));
+        assert_eq!(read_all(test_db.db(), "other"), entries(&other));
+    }
+}

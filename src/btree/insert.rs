@@ -1,5 +1,6 @@
 //! Insert and overwrite, splitting full pages bottom-up (DESIGN.md, "Splits and merges").
 
+use super::append::Edge;
 use super::path::{Step, dirty_path};
 use super::share::share_with_sibling;
 use super::{dirty_ptr, node_at};
@@ -16,6 +17,17 @@ pub(crate) fn insert<S: PageStore + ?Sized>(
     key: &[u8],
     value: &[u8],
 ) -> Result<(Ptr, bool)> {
+    insert_noting_edge(store, root, key, value).map(|(root, existed, _)| (root, existed))
+}
+
+/// `insert`, also returning the tree's [`Edge`] if the key went in at the end of the
+/// rightmost leaf (a sorted load: the next key can be appended there).
+pub(crate) fn insert_noting_edge<S: PageStore + ?Sized>(
+    store: &mut S,
+    root: Option<Ptr>,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(Ptr, bool, Option<Edge>)> {
     let page_size = store.page_size();
     let overflow = if node::value_fits_inline(page_size, key.len(), value.len()) {
         None
@@ -33,38 +45,50 @@ pub(crate) fn insert<S: PageStore + ?Sized>(
     let Some(root) = root else {
         let leaf = store.allocate(PageKind::Leaf)?;
         node::try_insert(store.page_mut(leaf), 0, &cell);
-        return Ok((dirty_ptr(leaf), false));
+        return Ok((dirty_ptr(leaf), false, Some(Edge { root: leaf, leaf })));
     };
     let (root_id, path, leaf, rightmost) = dirty_path(store, root, key)?;
-    let (idx, existed) = {
+    let (idx, existed, count) = {
         let node = node_at(store, dirty_ptr(leaf))?;
+        let count = node.len();
         match node.search(key)? {
             Ok(i) => {
                 if let LeafValue::Overflow { ptr, len } = node.value(i)? {
                     store.free_overflow(ptr, len)?;
                 }
-                (i, true)
+                (i, true, count)
             }
-            Err(i) => (i, false),
+            Err(i) => (i, false, count),
         }
     };
+    // The cell goes last in the tree's last leaf, here or (on a split) in the new right one.
+    let at_edge = rightmost && !existed && idx == count;
     if existed {
         node::remove(store.page_mut(leaf), leaf, idx)?;
     }
     if node::try_insert(store.page_mut(leaf), idx, &cell) {
-        return Ok((dirty_ptr(root_id), existed));
+        let edge = at_edge.then_some(Edge {
+            root: root_id,
+            leaf,
+        });
+        return Ok((dirty_ptr(root_id), existed, edge));
     }
     if let Some(parent) = path.last()
         && share_with_sibling(store, parent, leaf, idx, &cell)?
     {
-        return Ok((dirty_ptr(root_id), existed));
+        return Ok((dirty_ptr(root_id), existed, None));
     }
-    let new_root = split_upwards(store, path, leaf, idx, cell, rightmost)?;
-    Ok((dirty_ptr(new_root.unwrap_or(root_id)), existed))
+    let (new_root, right) = split_upwards(store, path, leaf, idx, cell, rightmost)?;
+    let root_id = new_root.unwrap_or(root_id);
+    let edge = at_edge.then_some(Edge {
+        root: root_id,
+        leaf: right,
+    });
+    Ok((dirty_ptr(root_id), existed, edge))
 }
 
 /// Splits `page` to make room for `cell` at `idx`, pushing separators up the path; returns
-/// a new root if the old one split.
+/// a new root if the old one split, and the leaf's new right sibling.
 fn split_upwards<S: PageStore + ?Sized>(
     store: &mut S,
     mut path: Vec<Step>,
@@ -72,8 +96,9 @@ fn split_upwards<S: PageStore + ?Sized>(
     idx: usize,
     cell: NewCell,
     rightmost: bool,
-) -> Result<Option<PageId>> {
+) -> Result<(Option<PageId>, PageId)> {
     let (mut separator, mut right) = split(store, leaf, idx, &cell, rightmost)?;
+    let right_leaf = right;
     let mut left = leaf;
     loop {
         let carry = NewCell::Branch {
@@ -87,10 +112,10 @@ fn split_upwards<S: PageStore + ?Sized>(
                 child: dirty_ptr(left),
             };
             node::rebuild(store.page_mut(root), PageKind::Branch, &[first, carry]);
-            return Ok(Some(root));
+            return Ok((Some(root), right_leaf));
         };
         if node::try_insert(store.page_mut(parent.page), parent.idx + 1, &carry) {
-            return Ok(None);
+            return Ok((None, right_leaf));
         }
         let (next_separator, next_right) =
             split(store, parent.page, parent.idx + 1, &carry, parent.rightmost)?;

@@ -1,6 +1,7 @@
 //! The B+ tree over a page store: search, cursors, insert with splits, delete with merges,
 //! and whole-tree walks (sealing, freeing, checking). It sees only the pager's traits.
 
+mod append;
 mod check;
 mod compact;
 mod cursor;
@@ -14,11 +15,12 @@ mod share;
 mod test_store;
 mod walk;
 
+pub(crate) use append::{Edge, append_at_edge};
 pub(crate) use check::{PageMarks, TreeSummary, check_tree};
 pub(crate) use compact::{Relocated, leaves_to_pack, relocate_tree};
 pub(crate) use cursor::RangeIter;
 pub(crate) use delete::remove;
-pub(crate) use insert::insert;
+pub(crate) use insert::{insert, insert_noting_edge};
 pub(crate) use merge::{Fill, Write, merge_sorted, merge_sorted_filling};
 pub(crate) use range_delete::delete_covered;
 pub(crate) use walk::{free_tree, seal_tree};

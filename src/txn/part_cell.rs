@@ -15,6 +15,7 @@
 
 use super::catalog::{TableState, TableTypes};
 use super::held::HeldWrites;
+use crate::btree::Edge;
 use crate::pager::TablePages;
 use std::cell::UnsafeCell;
 use std::sync::Arc;
@@ -28,6 +29,9 @@ pub(crate) struct TablePart {
     pub held: HeldWrites,
     /// The pages the table's tree changed, and the committed pages as of its last change.
     pub pages: TablePages,
+    /// Where the last write, an insert at the tree's right edge, left it: every other write
+    /// drops it (`Table::write`), and a savepoint keeps none.
+    pub edge: Option<Edge>,
 }
 
 #[derive(Debug)]

@@ -83,14 +83,32 @@ impl<'txn> Table<'txn> {
         &mut self,
         op: impl FnOnce(&mut dyn PageStore, &mut TableState, &mut HeldWrites) -> Result<R>,
     ) -> Result<R> {
+        self.write_at_edge(|store, state, held, _| op(store, state, held))
+    }
+
+    /// `write`, handing `op` the tree's edge as the last write left it (if that write was an
+    /// insert at the right edge) for `op` to set anew; it is dropped otherwise.
+    fn write_at_edge<R>(
+        &mut self,
+        op: impl FnOnce(
+            &mut dyn PageStore,
+            &mut TableState,
+            &mut HeldWrites,
+            &mut Option<btree::Edge>,
+        ) -> Result<R>,
+    ) -> Result<R> {
         let mut tables = self.txn.tables.borrow_mut();
         tables.check_usable()?;
         let pager = tables.pager();
         let part = self.part.part_mut();
+        let mut edge = part.edge.take();
         let result = {
             let mut store = pager.with(&mut part.pages.dirty);
-            op(store.store(), &mut part.state, &mut part.held)
+            op(store.store(), &mut part.state, &mut part.held, &mut edge)
         };
+        if result.is_ok() {
+            part.edge = edge;
+        }
         let result = result.and_then(|done| {
             let page_size = self.txn.page_size();
             let in_memory = || part.pages.dirty.bytes(page_size) + part.held.bytes();
@@ -190,14 +208,24 @@ impl<'txn> Table<'txn> {
                 max: MAX_VALUE_LEN,
             });
         }
-        self.write(|store, state, held| {
+        self.write_at_edge(|store, state, held, edge| {
             if held.engage(store)? {
+                *edge = None;
                 if held.hold(key, Some(value), None) {
                     held.apply(store, state)?;
                 }
                 return Ok(());
             }
-            let (root, existed) = btree::insert(store, state.root, key, value)?;
+            // A sorted load: straight into the last leaf, without a descent.
+            if let (Some(at), Some(root)) = (*edge, state.root)
+                && btree::append_at_edge(store, state.root, at, key, value)?
+            {
+                store.end_operation()?;
+                state.inserted(root, false);
+                return Ok(());
+            }
+            let (root, existed, at) = btree::insert_noting_edge(store, state.root, key, value)?;
+            *edge = at;
             store.end_operation()?;
             state.inserted(root, existed);
             Ok(())

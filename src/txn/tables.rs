@@ -127,6 +127,7 @@ impl TxnTables {
                     view,
                     dirty: DirtyPages::default(),
                 },
+                edge: None,
             };
             self.tables
                 .insert(name.to_owned(), Slot::Table(PartSlot::new(part)));
@@ -253,6 +254,8 @@ impl TxnTables {
                         // A savepoint outliving its transaction must not keep the file
                         // mapped (and locked); a restore gives the part the current view.
                         part.pages.view.release();
+                        // A restored table starts without an edge: its next insert descends.
+                        part.edge = None;
                         Some(part)
                     }
                     Slot::Deleted => None,
