@@ -541,3 +541,48 @@ fn leaves_stay_full_when_held_writes_spread_thin_over_a_large_tree() {
     assert!(fill >= 0.78, "leaves {:.0}% full: {stats:?}", fill * 100.0);
     check_ok(db.db());
 }
+
+/// A removal is held from the table's first removal on when its tree is more than about one
+/// and a half budgets (twice the held writes' share): removals spread over it would copy
+/// more leaves than the budget keeps. Below that, removals change the tree at once. Either
+/// way every read sees them, and the commit keeps them.
+#[test]
+fn removals_from_a_tree_beyond_the_budget_are_held_from_the_first() {
+    // About 4 MiB of leaves against 256 KiB, and about 50 KiB.
+    for (entries, held_at_once) in [(20_000, true), (250, false)] {
+        let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
+        let mut rng = Rng::new(entries as u64);
+        let mut model = Model::new();
+        write(db.db(), |tx| {
+            fill(
+                &mut tx.open_table("t").unwrap(),
+                &mut rng,
+                entries,
+                &mut model,
+            )
+        });
+        let doomed: Vec<Vec<u8>> = model.keys().step_by(3).cloned().collect();
+        write(db.db(), |tx| {
+            for (done, k) in doomed.iter().enumerate() {
+                {
+                    let mut table = tx.open_table("t").unwrap();
+                    assert!(table.remove(k).unwrap());
+                    model.remove(k);
+                    if done % 500 == 0 {
+                        assert_eq!(table.get(k).unwrap(), None);
+                        assert_eq!(table.len().unwrap(), model.len() as u64);
+                        check_short_ranges(&table, &model, k);
+                    }
+                }
+                if done == 0 {
+                    let expected = usize::from(held_at_once && holds());
+                    assert_eq!(tx.held_writes(), expected, "{entries} entries");
+                }
+            }
+            check_whole_table(&tx.open_table("t").unwrap(), &model);
+        });
+        db.reopen();
+        assert_eq!(read_all(db.db(), "t"), all(&model));
+        check_ok(db.db());
+    }
+}

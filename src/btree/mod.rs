@@ -86,6 +86,28 @@ fn leaf_entry<'a, S: PageSource + ?Sized>(
     Err(too_deep(ptr.page))
 }
 
+/// About how many leaves the tree has: the fan-outs of the branches on the way to `key`,
+/// multiplied (0 for no tree).
+pub(crate) fn estimated_leaves<S: PageSource + ?Sized>(
+    src: &S,
+    root: Option<Ptr>,
+    key: &[u8],
+) -> Result<u64> {
+    let Some(mut ptr) = root else {
+        return Ok(0);
+    };
+    let mut leaves = 1u64;
+    for _ in 0..MAX_DEPTH {
+        let node = node_at(src, ptr)?;
+        if !node.is_branch() {
+            return Ok(leaves);
+        }
+        leaves = leaves.saturating_mul(node.len() as u64);
+        ptr = node.child(node.child_index(key)?)?;
+    }
+    Err(too_deep(ptr.page))
+}
+
 /// The value stored under `key`, if any.
 pub(crate) fn get<'a, S: PageSource + ?Sized>(
     src: &'a S,

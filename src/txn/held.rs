@@ -132,6 +132,8 @@ pub(crate) struct HeldWrites {
     capacity: usize,
     /// The table holds its writes (from the first sign of thrashing to the commit).
     engaged: bool,
+    /// The tree's size was weighed at a removal (`engage_for_removal`).
+    sized: bool,
     entries: BTreeMap<HeldKey, Held>,
     /// Bytes the entries take (`entry_bytes` each).
     bytes: usize,
@@ -147,6 +149,7 @@ impl HeldWrites {
         HeldWrites {
             capacity,
             engaged: false,
+            sized: false,
             entries: BTreeMap::new(),
             bytes: 0,
             len_change: Cell::new(0),
@@ -172,13 +175,35 @@ impl HeldWrites {
     /// with the store's memory budget shared with the held entries.
     pub(crate) fn engage(&mut self, store: &mut dyn PageStore) -> Result<bool> {
         if !self.engaged && self.capacity > 0 && store.thrashing() {
-            // As much as the store can set aside: it keeps at least one page.
-            self.capacity = store.reserve_memory(self.capacity);
-            self.engaged = self.capacity > 0;
-            // Down to the smaller budget now: held writes do not end operations.
-            store.end_operation()?;
+            self.engage_now(store)?;
         }
         Ok(self.engaged)
+    }
+
+    /// `engage` for a removal: also from the table's first removal on if its tree, of about
+    /// `leaves()` leaves, takes more than twice the held entries' capacity, so its removals
+    /// would copy more leaves than the budget keeps. Asked once per transaction.
+    pub(crate) fn engage_for_removal(
+        &mut self,
+        store: &mut dyn PageStore,
+        leaves: impl FnOnce(&dyn PageStore) -> Result<u64>,
+    ) -> Result<bool> {
+        if !self.engaged && self.capacity > 0 && !self.sized {
+            self.sized = true;
+            let tree_bytes = leaves(&*store)?.saturating_mul(store.page_size() as u64);
+            if tree_bytes > 2 * self.capacity as u64 {
+                self.engage_now(store)?;
+            }
+        }
+        self.engage(store)
+    }
+
+    fn engage_now(&mut self, store: &mut dyn PageStore) -> Result<()> {
+        // As much as the store can set aside: it keeps at least one page.
+        self.capacity = store.reserve_memory(self.capacity);
+        self.engaged = self.capacity > 0;
+        // Down to the smaller budget now: held writes do not end operations.
+        store.end_operation()
     }
 
     /// The held write of `key`, if any: `Some(None)` if it removes the key.

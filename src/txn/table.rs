@@ -239,7 +239,9 @@ impl<'txn> Table<'txn> {
             return Ok(false);
         }
         self.write(|store, state, held| {
-            if held.engage(store)? {
+            let root = state.root;
+            let leaves = |store: &dyn PageStore| btree::estimated_leaves(store, root, key);
+            if held.engage_for_removal(store, leaves)? {
                 return remove_held(store, state, held, key);
             }
             let (root, removed) = btree::remove(store, state.root, key)?;
