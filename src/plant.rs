@@ -26,6 +26,9 @@ pub enum Bug {
     /// A commit begun during a group's sync and made after it writes its meta into the slot
     /// its id named at begin, which may now hold the group's durable meta.
     StaleSlotAfterGroup = 9,
+    /// A queued commit reuses at once the pages of the group it began beside even when that
+    /// group's meta was written while it ran (its sync may make them durable).
+    RecycleAfterGroupWritten = 10,
 }
 
 #[cfg(feature = "planted-bugs")]

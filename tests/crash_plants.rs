@@ -84,6 +84,11 @@ fn every_planted_bug_is_caught() {
             Workload::commit_after_a_group(),
             CommitProtocol::OneSync,
         ),
+        (
+            Bug::RecycleAfterGroupWritten,
+            Workload::writers_across_groups(true),
+            CommitProtocol::OneSync,
+        ),
     ];
     let mut missed = Vec::new();
     for (bug, workload, protocol) in &cases {

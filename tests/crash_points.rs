@@ -101,3 +101,9 @@ fn commits_beside_overlapping_readers() {
 fn a_commit_begun_during_a_group_sync() {
     assert!(check(&Workload::commit_after_a_group()) > 0);
 }
+
+#[test]
+fn pages_recycled_within_a_group() {
+    assert!(check(&Workload::writers_across_groups(false)) > 0);
+    assert!(check(&Workload::writers_across_groups(true)) > 0);
+}

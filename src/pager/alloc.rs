@@ -11,6 +11,19 @@ use crate::ids::PageId;
 use crate::ids::PageSet;
 use crate::plant::{Bug, planted};
 
+/// Who may still need a page of an earlier transaction that this one frees, which decides
+/// when it may be reused (DESIGN.md, "Freelist and reader tracking").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freed {
+    /// A state on disk a power loss can bring back may reach it.
+    Durable,
+    /// Written after the newest durable commit: only readers may need it.
+    Volatile,
+    /// Written by a commit waiting in a group, whose meta this one's replaces: nothing will
+    /// need it once this commit joins that group (DESIGN.md, "Recycling within a group").
+    Superseded,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Allocator {
     page_size: usize,
@@ -33,6 +46,9 @@ pub(crate) struct Allocator {
     /// The same, for pages written after the newest durable commit (see
     /// `FreeList::pending_volatile`).
     freed_volatile: Vec<u64>,
+    /// The part of `freed` written by commits waiting in a group ("Recycling within a
+    /// group").
+    freed_superseded: Vec<u64>,
     saved: bool,
     /// Per stream, the id after its last page: taken next if still free.
     cursor: [u64; STREAMS],
@@ -57,6 +73,20 @@ const SLACK_DIVISOR: u64 = 64;
 /// few pages on every commit).
 const TRIM_MIN_PAGES: u64 = 64;
 const TRIM_DIVISOR: u64 = 32;
+
+/// A page recycled within a group for a hot page, if one is still free ("Recycling within
+/// a group").
+fn take_recycled(freelist: &mut FreeList, stream: Stream) -> Option<u64> {
+    if stream != Stream::Hot {
+        return None;
+    }
+    while let Some(id) = freelist.recycled.pop() {
+        if freelist.ready.remove(id) {
+            return Some(id);
+        }
+    }
+    None
+}
 
 /// Pending groups kept apart; past this, a commit's group absorbs the newest one before it.
 const MAX_PENDING_GROUPS: usize = 64;
@@ -108,6 +138,7 @@ impl Allocator {
             quarantine: None,
             freed: Vec::new(),
             freed_volatile: Vec::new(),
+            freed_superseded: Vec::new(),
             saved: false,
             cursor: [0; STREAMS],
             allocated: [0; STREAMS],
@@ -215,7 +246,10 @@ impl Allocator {
         let cursor = self.cursor[s];
         let id = if ready.remove(cursor) {
             cursor
+        } else if let Some(id) = take_recycled(&mut self.freelist, stream) {
+            id
         } else {
+            let ready = &mut self.freelist.ready;
             let may_grow = ready.len() < self.high_water / SLACK_DIVISOR;
             let want = match (stream, self.freelist.run_hint[s]) {
                 (Stream::Cold, _) => 1,
@@ -237,10 +271,9 @@ impl Allocator {
         Some(id)
     }
 
-    /// Releases a page: reusable at once if this transaction allocated it, else once no
-    /// reader (and, unless `volatile`, no power loss) can need it. `volatile`: the page was
-    /// written after the newest durable commit. Returns whether it was this transaction's.
-    pub(crate) fn free(&mut self, id: PageId, volatile: bool) -> Result<bool> {
+    /// Releases a page: reusable at once if this transaction allocated it, else once nothing
+    /// of `class` can need it. Returns whether it was this transaction's.
+    pub(crate) fn free(&mut self, id: PageId, class: Freed) -> Result<bool> {
         if id.0 < 2 || id.0 >= self.high_water {
             return Err(Error::corruption(
                 id,
@@ -252,9 +285,12 @@ impl Allocator {
             held.push(id.0);
         } else if fresh || planted(Bug::ReuseBeforeDurable) {
             self.loose.push(id.0);
-        } else if volatile {
+        } else if class == Freed::Volatile {
             self.freed_volatile.push(id.0);
         } else {
+            if class == Freed::Superseded {
+                self.freed_superseded.push(id.0);
+            }
             self.freed.push(id.0);
         }
         Ok(fresh)
@@ -295,6 +331,7 @@ impl Allocator {
         }
         let mut freed = std::mem::take(&mut self.freed);
         add_group(&mut self.freelist.pending, self.txn, &freed);
+        self.freelist.superseded = (self.txn, std::mem::take(&mut self.freed_superseded));
         let volatile = std::mem::take(&mut self.freed_volatile);
         add_group(&mut self.freelist.pending_volatile, self.txn, &volatile);
         freed.extend(volatile);

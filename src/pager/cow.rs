@@ -4,7 +4,7 @@
 //! transaction's id. [`CowPager`] holds what the whole transaction shares (the file, the map,
 //! the allocator); [`CowStore`] is the page store of one tree, over its own [`DirtyPages`].
 
-use super::alloc::Allocator;
+use super::alloc::{Allocator, Freed};
 use super::dirty::{self, DirtyPages};
 use super::freelist::FreeList;
 use super::page_runs::write_page_runs;
@@ -33,6 +33,9 @@ pub(crate) struct CowPager {
     txn: u64,
     /// The newest transaction known to be on disk whole.
     durable_txn: u64,
+    /// Pages written by a later transaction belong to commits whose metas wait in a group
+    /// and are never written once this one replaces them (u64::MAX: none do).
+    unwritten_after: u64,
     file_len: u64,
     alloc: Allocator,
     /// The memory budget for the dirty pages of one tree, in bytes.
@@ -53,6 +56,8 @@ pub(crate) struct PagerStart {
     pub verify: bool,
     pub txn: u64,
     pub durable_txn: u64,
+    /// See `CowPager::unwritten_after`.
+    pub unwritten_after: u64,
     pub high_water: u64,
     pub file_len: u64,
     pub freelist: FreeList,
@@ -73,6 +78,7 @@ impl CowPager {
             verified: start.verified,
             txn: start.txn,
             durable_txn: start.durable_txn,
+            unwritten_after: start.unwritten_after,
             file_len: start.file_len,
             alloc: Allocator::new(
                 start.page_size,
@@ -185,13 +191,21 @@ impl CowPager {
         Ok(())
     }
 
-    /// Whether the page (or run) at `id` was written after the newest durable commit, so that
-    /// no state a power loss can bring back reaches it. Read from its header: a page is
-    /// written once, by the transaction that allocated it.
-    fn written_after_durable(&self, id: PageId) -> bool {
-        self.pages()
+    /// How a page (or run) of an earlier transaction that this one frees may be reused, by
+    /// the transaction that wrote it, read from its header (a page is written once, by the
+    /// transaction that allocated it).
+    fn freed_class(&self, id: PageId) -> Freed {
+        let written = self
+            .pages()
             .raw(id, 1)
-            .is_ok_and(|page| PageHeader::of(page).txn_id.get() > self.durable_txn)
+            .map_or(0, |page| PageHeader::of(page).txn_id.get());
+        if written > self.unwritten_after {
+            Freed::Superseded
+        } else if written > self.durable_txn {
+            Freed::Volatile
+        } else {
+            Freed::Durable
+        }
     }
 
     /// Allocates `count` consecutive pages, growing the file if they lie past its end.
@@ -459,8 +473,11 @@ impl PageStore for CowStore<'_> {
     fn free(&mut self, id: PageId) -> Result<()> {
         // A page this transaction allocated is reusable at once, whoever wrote the file's
         // bytes there before; reading its header would only fault in a page not read before.
-        let volatile = !self.core.alloc.is_fresh(id) && self.core.written_after_durable(id);
-        self.core.alloc.free(id, volatile)?;
+        let class = match self.core.alloc.is_fresh(id) {
+            true => Freed::Durable,
+            false => self.core.freed_class(id),
+        };
+        self.core.alloc.free(id, class)?;
         self.dirty.pages.remove(&id.0);
         self.dirty.spilled.remove(&id.0);
         Ok(())
@@ -496,7 +513,7 @@ impl PageStore for CowStore<'_> {
 
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
         let pages = overflow::run_pages(self.core.page_size, len);
-        let volatile = self.core.written_after_durable(ptr.page);
+        let class = self.core.freed_class(ptr.page);
         let run = ptr.page.0..ptr.page.0.saturating_add(pages);
         // Only a corrupt pointer makes a run overlap a tree page this transaction wrote.
         if let Some(id) = run.clone().find(|&id| self.is_dirty(PageId(id))) {
@@ -506,7 +523,7 @@ impl PageStore for CowStore<'_> {
             ));
         }
         for id in run {
-            self.core.alloc.free(PageId(id), volatile)?;
+            self.core.alloc.free(PageId(id), class)?;
         }
         Ok(())
     }

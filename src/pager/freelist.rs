@@ -33,6 +33,13 @@ pub(crate) struct FreeList {
     /// Pages the last committed transaction took, per `Stream`: how long a run each stream
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
+    /// The last commit's id and the pages of its `pending` group that commits waiting in a
+    /// group wrote (DESIGN.md, "Recycling within a group").
+    pub(super) superseded: (u64, Vec<u64>),
+    /// Pages made ready by `recycle_superseded`, highest first: the hot stream takes them
+    /// before any other free page, so that they are written over before the group's sync
+    /// and the sync writes each of them once.
+    pub(super) recycled: Vec<u64>,
 }
 
 impl FreeList {
@@ -68,12 +75,15 @@ impl FreeList {
             pending_volatile: BTreeMap::new(),
             log,
             run_hint: [0; STREAMS],
+            superseded: (0, Vec::new()),
+            recycled: Vec::new(),
         })
     }
 
     /// Makes reusable every page freed by a transaction `<= durable_bound`, and every page
     /// written after the newest durable commit and freed by a transaction `<= reader_bound`.
     pub(crate) fn release(&mut self, reader_bound: u64, durable_bound: u64) {
+        self.superseded.1.clear();
         fn split(map: &mut BTreeMap<u64, Vec<u64>>, up_to: u64) -> Vec<u64> {
             let keep = match up_to.checked_add(1) {
                 Some(first_kept) => map.split_off(&first_kept),
@@ -88,6 +98,27 @@ impl FreeList {
         self.ready.extend(released);
         let released = split(&mut self.pending_volatile, reader_bound);
         self.ready.extend(released);
+    }
+
+    /// Makes the last commit's superseded pages reusable at once: it has just replaced, in
+    /// the waiting group, the meta of the commits that wrote them, which is now never
+    /// written, and no reader ever saw those commits (DESIGN.md, "Recycling within a
+    /// group"). The freelist log keeps them as freed by that commit, which is conservative.
+    pub(crate) fn recycle_superseded(&mut self) {
+        let (txn, mut ids) = std::mem::take(&mut self.superseded);
+        if ids.is_empty() {
+            return;
+        }
+        ids.sort_unstable();
+        if let Some(group) = self.pending.get_mut(&txn) {
+            group.retain(|id| ids.binary_search(id).is_err());
+            if group.is_empty() {
+                self.pending.remove(&txn);
+            }
+        }
+        self.ready.extend(ids.iter().copied());
+        ids.reverse();
+        self.recycled = ids;
     }
 
     pub(crate) fn ready_count(&self) -> u64 {

@@ -68,6 +68,18 @@ struct QueueState {
     syncs: u64,
 }
 
+/// The queue as a transaction found it when it began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueAtBegin {
+    /// A group's sync runs or commits wait for one.
+    pub busy: bool,
+    /// The newest durable transaction.
+    pub durable_txn: u64,
+    /// While a group waits: the newest transaction whose meta was written. The pages of
+    /// later transactions belong to commits of that group ("Recycling within a group").
+    pub unwritten_after: Option<u64>,
+}
+
 /// The queue of commits waiting for a sync, shared by all writers of one database.
 #[derive(Debug)]
 pub(crate) struct CommitQueue {
@@ -110,12 +122,19 @@ impl CommitQueue {
         queue.in_flight.is_some() || queue.pending.is_some()
     }
 
-    /// Whether the queue is busy and the newest durable transaction, read together: a group
-    /// is published (and becomes the newest durable) under the queue's lock.
-    pub(crate) fn busy_and_durable(&self, shared: &Shared) -> (bool, u64) {
+    /// What a beginning transaction needs to know of the queue, read together: a group is
+    /// published (and becomes the newest durable) under the queue's lock.
+    pub(crate) fn view_at_begin(&self, shared: &Shared) -> QueueAtBegin {
         let queue = self.lock();
         let busy = queue.in_flight.is_some() || queue.pending.is_some();
-        (busy, shared.published().durable_txn)
+        // Every commit after the newest meta written waits in the pending group: no meta
+        // that reaches its pages will ever be written once a later commit replaces it.
+        let newest_written = queue.in_flight.map_or(queue.published, |f| f.txn);
+        QueueAtBegin {
+            busy,
+            durable_txn: shared.published().durable_txn,
+            unwritten_after: queue.pending.as_ref().map(|_| newest_written),
+        }
     }
 
     /// Whether a queued meta's write or sync failed.
@@ -176,7 +195,7 @@ pub(crate) fn commit_queued(
 ) -> Result<()> {
     let Queued {
         mut meta,
-        freelist,
+        mut freelist,
         durable,
         grew,
     } = commit;
@@ -185,6 +204,12 @@ pub(crate) fn commit_queued(
     if state.failed {
         writer.freelist = None;
         return Err(Error::Poisoned);
+    }
+    // The group this commit began beside still waits (no other commit can have joined it),
+    // so the meta this one replaces is never written: the pages of that group it freed
+    // are unreachable from every meta on disk or to come ("Recycling within a group").
+    if state.pending.is_some() || planted(Bug::RecycleAfterGroupWritten) {
+        freelist.recycle_superseded();
     }
     if meta.txn_id.0 % 2 != queued_slot(shared, &state) {
         meta.txn_id = TxnId(meta.txn_id.0 + 1);

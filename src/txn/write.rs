@@ -42,7 +42,8 @@ impl WriteTransaction {
             // A group's sync failed while this writer waited for the state.
             return Err(Error::Poisoned);
         }
-        let (busy, durable) = shared.commits.busy_and_durable(shared);
+        let queue = shared.commits.view_at_begin(shared);
+        let (busy, durable) = (queue.busy, queue.durable_txn);
         // Transaction N writes meta N % 2 and must never overwrite the slot of the newest
         // durable meta, so ids skip one after a non-durable commit (DESIGN.md, "Meta slots and non-durable commits").
         let mut txn = state.last_txn + 1;
@@ -72,6 +73,7 @@ impl WriteTransaction {
                 verified: shared.verified.clone(),
                 txn,
                 durable_txn: volatile_after,
+                unwritten_after: queue.unwritten_after.unwrap_or(u64::MAX),
                 high_water: state.meta.high_water,
                 file_len: state.file_len,
                 freelist,

@@ -44,6 +44,11 @@ pub enum Step {
     /// given durability, after it has ended if the flag is set, else at once (so it queues
     /// behind the sync).
     BehindASync(Vec<Op>, Vec<Op>, Durability, bool),
+    /// Four durable writers, each beginning as soon as the one before hands the writer's
+    /// state on: the first leads a sync, the second queues behind it, the third begins while
+    /// the second waits and commits at once (joining its group) or, if the flag is set, only
+    /// once the second's group is being synced; the fourth begins as the third queues.
+    FourWriters([Vec<Op>; 4], bool),
 }
 
 #[derive(Clone, Debug)]
@@ -223,6 +228,11 @@ pub fn run_workload(workload: &Workload, setup: Setup) -> Run {
                 model = state;
                 commits.extend(marks);
             }
+            Step::FourWriters(ops, outlast) => {
+                let (state, marks) = four_writers(&db, &disk, model, ops, *outlast);
+                model = state;
+                commits.extend(marks);
+            }
             Step::BeginReader => readers.push(db.begin_read().unwrap()),
             Step::EndReader => drop(readers.pop()),
             Step::RotateReaders => {
@@ -293,7 +303,7 @@ fn run_concurrently(
     disk.set_sync_time(std::time::Duration::from_millis(2));
     // The model advances in commit order: each transaction updates it while it holds the
     // writer's state, which the next one takes only once this one has queued its commit.
-    let log = std::sync::Mutex::new((model, Vec::<CommitMark>::new()));
+    let log = CommitLog::new(model, disk);
     std::thread::scope(|scope| {
         for thread in 0..threads {
             let log = &log;
@@ -311,23 +321,9 @@ fn run_concurrently(
                     if !durable {
                         tx.set_durability(Durability::None);
                     }
-                    let started = disk.event_count();
-                    let index = {
-                        let mut log = log.lock().unwrap();
-                        let (state, marks) = &mut *log;
-                        apply(&mut tx, state, &ops);
-                        marks.push(CommitMark {
-                            txn: tx.id(),
-                            started,
-                            returned: usize::MAX,
-                            durable,
-                            state: state.clone(),
-                        });
-                        marks.len() - 1
-                    };
+                    let index = log.record(&mut tx, &ops, disk.event_count(), durable);
                     tx.commit().unwrap();
-                    let returned = disk.event_count();
-                    log.lock().unwrap().1[index].returned = returned;
+                    log.finish(index);
                 }
             });
         }
@@ -338,7 +334,7 @@ fn run_concurrently(
         "{} durable commits since the open, {} syncs",
         stats.durable_commits, stats.commit_syncs
     );
-    log.into_inner().unwrap()
+    log.into_inner()
 }
 
 /// `Step::BehindASync`.
@@ -353,21 +349,11 @@ fn commit_behind_a_sync(
 ) -> (Model, Vec<CommitMark>) {
     use std::time::Duration;
     disk.set_sync_time(Duration::from_millis(100));
-    let log = std::sync::Mutex::new((model, Vec::<CommitMark>::new()));
+    let log = CommitLog::new(model, disk);
     let record = |tx: &mut bough::WriteTransaction, ops: &[Op], started, durable| {
-        let mut log = log.lock().unwrap();
-        let (state, marks) = &mut *log;
-        apply(tx, state, ops);
-        marks.push(CommitMark {
-            txn: tx.id(),
-            started,
-            returned: usize::MAX,
-            durable,
-            state: state.clone(),
-        });
-        marks.len() - 1
+        log.record(tx, ops, started, durable)
     };
-    let finish = |index: usize| log.lock().unwrap().1[index].returned = disk.event_count();
+    let finish = |index: usize| log.finish(index);
     std::thread::scope(|scope| {
         let mut tx = db.begin_write().unwrap();
         let index = record(&mut tx, first, disk.event_count(), true);
@@ -393,7 +379,98 @@ fn commit_behind_a_sync(
         finish(index);
     });
     disk.set_sync_time(Duration::ZERO);
-    log.into_inner().unwrap()
+    log.into_inner()
+}
+
+/// `Step::FourWriters`. Syncs take 100 ms; each writer begins (blocking) before the one
+/// before it commits.
+fn four_writers(
+    db: &Database,
+    disk: &SimDisk,
+    model: Model,
+    ops: &[Vec<Op>; 4],
+    outlast: bool,
+) -> (Model, Vec<CommitMark>) {
+    use std::time::Duration;
+    disk.set_sync_time(Duration::from_millis(100));
+    let log = CommitLog::new(model, disk);
+    // Writer `n` begins, spawns writer `n + 1` (which waits for the writer's state), and
+    // commits after `pause`.
+    fn writer<'s, 'e>(
+        scope: &'s std::thread::Scope<'s, 'e>,
+        n: usize,
+        work: &'s (dyn Fn(usize, bough::WriteTransaction) + Sync),
+        db: &'e Database,
+    ) {
+        scope.spawn(move || {
+            let tx = db.begin_write().unwrap();
+            if n < 3 {
+                writer(scope, n + 1, work, db);
+            }
+            work(n, tx);
+        });
+    }
+    let work = |n: usize, mut tx: bough::WriteTransaction| {
+        let index = log.record(&mut tx, &ops[n], disk.event_count(), true);
+        // Long enough for the next writer to be waiting; the third outlasts the first sync
+        // and commits during the second.
+        std::thread::sleep(Duration::from_millis(match (n, outlast) {
+            (2, true) => 150,
+            (3, _) => 0,
+            _ => 30,
+        }));
+        tx.commit().unwrap();
+        log.finish(index);
+    };
+    std::thread::scope(|scope| writer(scope, 0, &work, db));
+    disk.set_sync_time(Duration::ZERO);
+    log.into_inner()
+}
+
+/// The model and the commit marks of writers on several threads, in commit order: each
+/// records its transaction while it holds the writer's state.
+struct CommitLog<'d> {
+    log: std::sync::Mutex<(Model, Vec<CommitMark>)>,
+    disk: &'d SimDisk,
+}
+
+impl<'d> CommitLog<'d> {
+    fn new(model: Model, disk: &'d SimDisk) -> Self {
+        CommitLog {
+            log: std::sync::Mutex::new((model, Vec::new())),
+            disk,
+        }
+    }
+
+    /// Applies `ops` to the transaction and the model; returns the commit's mark.
+    fn record(
+        &self,
+        tx: &mut bough::WriteTransaction,
+        ops: &[Op],
+        started: usize,
+        durable: bool,
+    ) -> usize {
+        let mut log = self.log.lock().unwrap();
+        let (state, marks) = &mut *log;
+        apply(tx, state, ops);
+        marks.push(CommitMark {
+            txn: tx.id(),
+            started,
+            returned: usize::MAX,
+            durable,
+            state: state.clone(),
+        });
+        marks.len() - 1
+    }
+
+    /// Marks the commit as returned now.
+    fn finish(&self, index: usize) {
+        self.log.lock().unwrap().1[index].returned = self.disk.event_count();
+    }
+
+    fn into_inner(self) -> (Model, Vec<CommitMark>) {
+        self.log.into_inner().unwrap()
+    }
 }
 
 /// The content of a database, read through its public API.

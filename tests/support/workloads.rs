@@ -272,6 +272,41 @@ impl Workload {
         }
     }
 
+    /// Pages of a commit waiting in a group that a later commit of the same group frees are
+    /// reused at once (DESIGN.md, "Recycling within a group"), but only while that group
+    /// waits: with `outlast`, the third writer commits while the second's group is synced,
+    /// and what it frees of the second's pages must wait for its own sync.
+    pub fn writers_across_groups(outlast: bool) -> Self {
+        let write = |range: std::ops::Range<u64>, salt: u64| {
+            range
+                .map(|i| Op::Insert("t", key(i), value(i + salt, 70)))
+                .collect::<Vec<_>>()
+        };
+        // Each writer overwrites what the one before wrote and adds a key: every commit
+        // replaces the root and the leaf the previous one wrote.
+        let round = |salt: u64| -> [Vec<Op>; 4] {
+            std::array::from_fn(|n| {
+                let n = n as u64;
+                let mut ops = write(0..3, salt + n);
+                ops.extend(write(40 + n..41 + n, salt));
+                ops
+            })
+        };
+        Workload {
+            name: match outlast {
+                true => "writers_across_groups_outlasting",
+                false => "writers_across_groups",
+            },
+            page_size: 4096,
+            steps: vec![
+                Step::Commit(write(0..40, 0), Durability::Immediate),
+                Step::FourWriters(round(100), outlast),
+                Step::FourWriters(round(200), outlast),
+                Step::Commit(write(0..10, 300), Durability::Immediate),
+            ],
+        }
+    }
+
     pub fn non_durable_then_durable() -> Self {
         let mut steps = Vec::new();
         for round in 0..3u64 {

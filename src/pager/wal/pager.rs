@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::format::{HEADER_SIZE, PageHeader, PageKind, overflow};
 use crate::ids::{PageId, Ptr};
 use crate::io::Mapping;
-use crate::pager::alloc::Allocator;
+use crate::pager::alloc::{Allocator, Freed};
 use crate::pager::dirty::{self, DirtyPages};
 use crate::pager::stream::Stream;
 use crate::pager::view::{PageView, read_overflow, read_page};
@@ -205,7 +205,7 @@ impl PageStore for WalStore<'_> {
 
     fn free(&mut self, id: PageId) -> Result<()> {
         // Reuse is immediate in this mode whatever the page's age (see `reuse_thresholds`).
-        self.core.alloc.free(id, false)?;
+        self.core.alloc.free(id, Freed::Durable)?;
         self.dirty.pages.remove(&id.0);
         self.dirty.runs.remove(&id.0);
         Ok(())
@@ -253,7 +253,7 @@ impl PageStore for WalStore<'_> {
         header.page_id = id.into();
         header.txn_id = self.core.txn.into();
         self.dirty.pages.insert(id, page);
-        self.core.alloc.free(ptr.page, false)?;
+        self.core.alloc.free(ptr.page, Freed::Durable)?;
         Ok(PageId(id))
     }
 
