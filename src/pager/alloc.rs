@@ -332,6 +332,8 @@ impl Allocator {
         let mut freed = std::mem::take(&mut self.freed);
         add_group(&mut self.freelist.pending, self.txn, &freed);
         self.freelist.superseded = (self.txn, std::mem::take(&mut self.freed_superseded));
+        // What the commit before recycled and this one did not take is free like any page.
+        self.freelist.recycled.clear();
         let volatile = std::mem::take(&mut self.freed_volatile);
         add_group(&mut self.freelist.pending_volatile, self.txn, &volatile);
         freed.extend(volatile);

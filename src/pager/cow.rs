@@ -513,7 +513,11 @@ impl PageStore for CowStore<'_> {
 
     fn free_overflow(&mut self, ptr: Ptr, len: u64) -> Result<()> {
         let pages = overflow::run_pages(self.core.page_size, len);
-        let class = self.core.freed_class(ptr.page);
+        // A run this transaction wrote is reusable at once: its header need not be read.
+        let class = match self.core.alloc.is_fresh(ptr.page) {
+            true => Freed::Durable,
+            false => self.core.freed_class(ptr.page),
+        };
         let run = ptr.page.0..ptr.page.0.saturating_add(pages);
         // Only a corrupt pointer makes a run overlap a tree page this transaction wrote.
         if let Some(id) = run.clone().find(|&id| self.is_dirty(PageId(id))) {

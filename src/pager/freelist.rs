@@ -125,13 +125,24 @@ impl FreeList {
         self.ready.len()
     }
 
-    /// Pages waiting for reuse per freeing transaction, oldest first.
+    /// Pages waiting for reuse per freeing transaction, oldest first. Built at every commit
+    /// (reader statistics) from at most a few dozen groups, so a sorted list, not a map.
     pub(crate) fn pending_by_txn(&self) -> Vec<(u64, u64)> {
-        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
-        for (&txn, ids) in self.pending.iter().chain(&self.pending_volatile) {
-            *counts.entry(txn).or_default() += ids.len() as u64;
-        }
-        counts.into_iter().collect()
+        let mut counts: Vec<(u64, u64)> = self
+            .pending
+            .iter()
+            .chain(&self.pending_volatile)
+            .map(|(&txn, ids)| (txn, ids.len() as u64))
+            .collect();
+        counts.sort_unstable_by_key(|&(txn, _)| txn);
+        counts.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
+            }
+            same
+        });
+        counts
     }
 
     pub(crate) fn pending_count(&self) -> u64 {
@@ -185,6 +196,17 @@ pub(super) fn pages_needed(records: &[Record], page_size: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_counts_add_both_kinds_per_freeing_transaction() {
+        let mut list = FreeList::default();
+        list.pending.insert(3, vec![10, 11]);
+        list.pending.insert(7, vec![12]);
+        list.pending_volatile.insert(5, vec![13]);
+        list.pending_volatile.insert(7, vec![14, 15, 16]);
+        assert_eq!(list.pending_by_txn(), vec![(3, 2), (5, 1), (7, 4)]);
+        assert_eq!(FreeList::default().pending_by_txn(), vec![]);
+    }
 
     #[test]
     fn release_moves_only_old_enough_pages() {
