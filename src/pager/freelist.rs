@@ -34,7 +34,8 @@ pub(crate) struct FreeList {
     /// of the next one looks for.
     pub(super) run_hint: [u64; STREAMS],
     /// The last commit's id and the pages of its `pending` group that commits waiting in a
-    /// group wrote (DESIGN.md, "Recycling within a group").
+    /// group wrote (DESIGN.md, "Recycling within a group"); set by every commit's save,
+    /// read only by that commit's queueing.
     pub(super) superseded: (u64, Vec<u64>),
     /// Pages made ready by `recycle_superseded`, highest first: the hot stream takes them
     /// before any other free page, so that they are written over before the group's sync
@@ -83,7 +84,6 @@ impl FreeList {
     /// Makes reusable every page freed by a transaction `<= durable_bound`, and every page
     /// written after the newest durable commit and freed by a transaction `<= reader_bound`.
     pub(crate) fn release(&mut self, reader_bound: u64, durable_bound: u64) {
-        self.superseded.1.clear();
         fn split(map: &mut BTreeMap<u64, Vec<u64>>, up_to: u64) -> Vec<u64> {
             let keep = match up_to.checked_add(1) {
                 Some(first_kept) => map.split_off(&first_kept),

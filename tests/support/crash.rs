@@ -350,17 +350,13 @@ fn commit_behind_a_sync(
     use std::time::Duration;
     disk.set_sync_time(Duration::from_millis(100));
     let log = CommitLog::new(model, disk);
-    let record = |tx: &mut bough::WriteTransaction, ops: &[Op], started, durable| {
-        log.record(tx, ops, started, durable)
-    };
-    let finish = |index: usize| log.finish(index);
     std::thread::scope(|scope| {
         let mut tx = db.begin_write().unwrap();
-        let index = record(&mut tx, first, disk.event_count(), true);
+        let index = log.record(&mut tx, first, disk.event_count(), true);
         scope.spawn(|| {
             // Waits for the first writer, then (if `outlast`) outlasts its sync.
             let mut tx = db.begin_write().unwrap();
-            let index = record(
+            let index = log.record(
                 &mut tx,
                 second,
                 disk.event_count(),
@@ -371,12 +367,12 @@ fn commit_behind_a_sync(
             }
             tx.set_durability(durability);
             tx.commit().unwrap();
-            finish(index);
+            log.finish(index);
         });
         // Long enough for the second writer to be waiting.
         std::thread::sleep(Duration::from_millis(50));
         tx.commit().unwrap();
-        finish(index);
+        log.finish(index);
     });
     disk.set_sync_time(Duration::ZERO);
     log.into_inner()
@@ -394,8 +390,8 @@ fn four_writers(
     use std::time::Duration;
     disk.set_sync_time(Duration::from_millis(100));
     let log = CommitLog::new(model, disk);
-    // Writer `n` begins, spawns writer `n + 1` (which waits for the writer's state), and
-    // commits after `pause`.
+    // Writer `n` begins, spawns writer `n + 1` (which waits for the writer's state), then
+    // does its `work`.
     fn writer<'s, 'e>(
         scope: &'s std::thread::Scope<'s, 'e>,
         n: usize,
