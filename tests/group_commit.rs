@@ -198,3 +198,67 @@ fn a_failed_group_sync_fails_its_commits_and_loses_none_that_returned() {
     }
     assert!(failed_runs > 0, "no planned operation was a sync");
 }
+
+/// A writer that took the writer's state from a queued commit builds on that commit's
+/// pages; if the group's sync then fails, its own commit must fail too, not be written
+/// directly as if the queue were idle.
+#[test]
+fn a_writer_holding_the_state_when_its_group_fails_cannot_commit() {
+    if common::test_mode() == bough::Mode::Wal {
+        return; // Log mode never queues: a failed sync poisons the handle before any begin.
+    }
+    let mut held_through_failure = 0;
+    // Which operation of the first commit is its group's sync depends on its pages: try each.
+    for fail_after in 1..40 {
+        if held_through_failure > 0 {
+            break;
+        }
+        let disk = SimDisk::new();
+        disk.set_sync_time(Duration::from_millis(20));
+        let db = simulated(&disk);
+        let first = db.begin_write().unwrap();
+        first
+            .open_table("t")
+            .unwrap()
+            .insert(b"first", b"1")
+            .unwrap();
+        let (failed_tx, failed_rx) = std::sync::mpsc::channel::<()>();
+        let db = &db;
+        std::thread::scope(|scope| {
+            let second = scope.spawn(move || {
+                // Waits for the writer's state, which the first commit hands over as it queues.
+                let began = db.begin_write().and_then(|tx| {
+                    tx.open_table("t")?.insert(b"second", b"2")?;
+                    Ok(tx)
+                });
+                let _ = failed_rx.recv();
+                began.map(|tx| tx.commit())
+            });
+            // Let the second writer wait, so that the first commit queues behind it.
+            std::thread::sleep(Duration::from_millis(50));
+            disk.set_faults(FaultPlan {
+                fail_sync_at_op: Some(disk.ops() + fail_after),
+                ..FaultPlan::default()
+            });
+            let first_result = first.commit();
+            let _ = failed_tx.send(());
+            let second_result = second.join().unwrap();
+            if first_result.is_ok() {
+                return; // The planned operation was not the first commit's sync.
+            }
+            match second_result {
+                // It began before the failure and commits after it: its transaction builds
+                // on the failed group, and must not be written.
+                Ok(Err(Error::Poisoned)) => held_through_failure += 1,
+                // It began only after the failure (the first commit did not queue).
+                Err(Error::Poisoned) => {}
+                other => panic!("a commit built on a failed group returned {other:?}"),
+            }
+        });
+        disk.set_faults(FaultPlan::default());
+    }
+    assert!(
+        held_through_failure > 0,
+        "no group failed under a waiting writer"
+    );
+}

@@ -245,11 +245,14 @@ impl Storage for SimDisk {
     fn sync(&self, with_metadata: bool) -> io::Result<()> {
         let mut state = self.lock();
         let op = Self::begin_op(&mut state)?;
+        let sync_time = state.sync_time;
         if state.faults.fail_sync_at_op == Some(op) {
+            // A flush that fails takes its time too: writers run meanwhile.
+            drop(state);
+            std::thread::sleep(sync_time);
             return Err(eio("sync failed"));
         }
         self.push(&mut state, Op::Sync { with_metadata });
-        let sync_time = state.sync_time;
         drop(state);
         if !sync_time.is_zero() {
             // Like a disk's flush: other threads write meanwhile, after the sync's point.

@@ -3,7 +3,7 @@
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
 use super::catalog::{TableState, TableTypes};
-use super::group_commit::{self, Publication, Queued};
+use super::group_commit::{self, Publication, QueueNow, Queued};
 use super::{Shared, Snapshot, TableRecord, WriterGuard, WriterState};
 use crate::btree;
 use crate::error::{Error, Result};
@@ -64,13 +64,12 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         txn,
         ..
     } = input;
-    if shared.commits.failed() {
+    let durable = input.durability == Durability::Immediate;
+    let Some((path, txn)) = choose_path(shared, writer, txn, durable) else {
         // A group's write or sync failed: this writer's state may build on lost commits.
         writer.freelist = None;
         return Err(Error::Poisoned);
-    }
-    let durable = input.durability == Durability::Immediate;
-    let (path, txn) = choose_path(shared, writer, txn, durable);
+    };
     let state: &mut WriterState = writer;
     let outcome = prepare(
         shared,
@@ -121,19 +120,30 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
 }
 
 /// How the commit's meta reaches the disk, and the id it commits as: the one begin chose,
-/// or the next.
-fn choose_path(shared: &Shared, state: &mut WriterState, txn: u64, durable: bool) -> (Path, u64) {
+/// or the next. `None`: a group's write or sync failed, and the commit must not be written.
+fn choose_path(
+    shared: &Shared,
+    state: &mut WriterState,
+    txn: u64,
+    durable: bool,
+) -> Option<(Path, u64)> {
+    // One read of the queue decides: only the holder of the writer's state queues, so once
+    // it finds the queue idle and not failed, no group can fail before its meta is written.
+    let queue = shared.commits.now();
+    if queue == QueueNow::Failed {
+        return None;
+    }
     // Queue when a sync runs or commits wait for one (the order of metas requires it), or
     // when a durable commit has writers waiting behind it (they will share the next sync).
     // Nothing else queues while this writer holds the writer's state, so the choice holds.
     if shared.mode == Mode::CopyOnWrite
         && shared.protocol == CommitProtocol::OneSync
-        && (shared.commits.busy() || (durable && shared.writer.has_waiters()))
+        && (queue == QueueNow::Busy || (durable && shared.writer.has_waiters()))
     {
-        return (Path::Queued, txn);
+        return Some((Path::Queued, txn));
     }
     if shared.mode != Mode::CopyOnWrite {
-        return (Path::Direct, txn);
+        return Some((Path::Direct, txn));
     }
     // A non-durable group may have grown the file: this commit's sync covers it.
     state.length_unsynced |= shared.commits.take_length_unsynced();
@@ -141,7 +151,7 @@ fn choose_path(shared: &Shared, state: &mut WriterState, txn: u64, durable: bool
     // hold the slot that id names (I4). Nothing is queued now, so the newest durable meta is
     // final: if needed, the next id serves (no transaction began with it).
     let skip = txn % 2 == shared.published().durable_txn % 2 && !planted(Bug::StaleSlotAfterGroup);
-    (Path::Direct, txn + skip as u64)
+    Some((Path::Direct, txn + skip as u64))
 }
 
 /// Writes the prepared commit: its pages only, when it is queued; its pages and `meta`,

@@ -68,6 +68,19 @@ struct QueueState {
     syncs: u64,
 }
 
+/// The queue as a committing writer sees it. Failure and business are read together: a
+/// group whose sync failed after a separate check for failure would look idle, and a commit
+/// built on that group's lost pages would then write its meta directly and return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueNow {
+    /// A queued meta's write or sync failed: the handle is poisoned.
+    Failed,
+    /// A group's sync runs or commits wait for one: the next commit must queue.
+    Busy,
+    /// Nothing is queued or being written.
+    Idle,
+}
+
 /// The queue as a transaction found it when it began.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QueueAtBegin {
@@ -116,10 +129,16 @@ impl CommitQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether a group's sync runs or commits wait for one: the next commit must queue.
-    pub(crate) fn busy(&self) -> bool {
+    /// What the queue holds as a commit chooses how to write its meta, read under one lock.
+    pub(crate) fn now(&self) -> QueueNow {
         let queue = self.lock();
-        queue.in_flight.is_some() || queue.pending.is_some()
+        if queue.failed {
+            QueueNow::Failed
+        } else if queue.in_flight.is_some() || queue.pending.is_some() {
+            QueueNow::Busy
+        } else {
+            QueueNow::Idle
+        }
     }
 
     /// What a beginning transaction needs to know of the queue, read together: a group is
