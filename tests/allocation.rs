@@ -64,9 +64,10 @@ fn single_insert_commits_write_few_extents_and_the_file_stays_bounded() {
     // another such page left), one run of the root and the catalog, and the meta, which holds
     // the commit's freelist records; every ten commits or so they move to a freelist page.
     // With every page scattered and a freelist page per commit this was 5.85 writes per
-    // commit; with runs for the root and catalog, 5.07; with records in the meta, 4.29.
+    // commit; with runs for the root and catalog, 5.07; with records in the meta, 4.29; with
+    // the last eight commits' copies hot, not two, 4.19.
     let per_commit = writes as f64 / commits as f64;
-    assert!(per_commit <= 4.5, "{per_commit:.2} writes per commit");
+    assert!(per_commit <= 4.25, "{per_commit:.2} writes per commit");
     // Runs are found within a bounded slack of free pages, not by growing the file freely.
     let stats = db.stats().unwrap();
     let free = stats.free_pages + stats.pending_pages;

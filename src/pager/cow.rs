@@ -20,8 +20,10 @@ use crate::plant::{Bug, planted};
 use std::sync::Arc;
 
 /// A copy of a page written by one of the last this many transaction ids is `Stream::Hot`
-/// (ids skip one after a non-durable commit, so this covers the last two commits).
-const RECENT_TXNS: u64 = 4;
+/// (ids skip one after a non-durable commit, so this covers at least the last eight
+/// commits: enough for the branches just below the root of a four-level tree, which a
+/// commit of random single inserts copies every few commits).
+const RECENT_TXNS: u64 = 16;
 
 #[derive(Debug)]
 pub(crate) struct CowPager {
