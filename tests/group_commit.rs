@@ -255,7 +255,6 @@ fn a_writer_holding_the_state_when_its_group_fails_cannot_commit() {
                 other => panic!("a commit built on a failed group returned {other:?}"),
             }
         });
-        disk.set_faults(FaultPlan::default());
     }
     assert!(
         held_through_failure > 0,
