@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release --example bulk_paths -- [--entries N] [--budget-mib N] [--sorted]`
 //! (`--sorted`: the load inserts the keys in ascending order; the removal stays random).
-//! (defaults: 1,000,000 entries and the default 64 MiB budget; the file lives in a fresh
+//! (defaults: 1,000,000 entries and the default 128 MiB budget; the file lives in a fresh
 //! directory under the system temp dir, deleted afterwards). A smaller budget stands in for a larger
 //! load: what shapes the tree is how many entries each application of held writes gives a
 //! leaf (DESIGN.md, "Held writes"), so 1,000,000 entries under 6 MiB behave as 10,000,000
@@ -54,7 +54,7 @@ fn shape(db: &Database, file: &Path, entries: usize) -> Result<String, Box<dyn E
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let entries = number_after(&args, "--entries", 1_000_000)?;
-    let budget_mib = number_after(&args, "--budget-mib", 64)?;
+    let budget_mib = number_after(&args, "--budget-mib", 128)?;
     let dir = std::env::temp_dir().join(format!("bough-bulk-paths-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("db.bough");

@@ -216,9 +216,9 @@ fn non_durable_churn_stays_flat() {
     );
 }
 
-/// A random-order load in one transaction fills leaves to about four-fifths (a split alone
-/// leaves about two-thirds): full leaves share cells with a neighbour the transaction already
-/// copied before they split.
+/// A random-order load in one transaction that fits its budget leaves its leaves over nine
+/// tenths full (a split alone leaves about two-thirds, sharing with copied neighbours about
+/// four-fifths): the commit packs the leaves it changed (DESIGN.md, "Packing changed leaves").
 #[test]
 fn random_load_fills_leaves_well() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,7 +239,7 @@ fn random_load_fills_leaves_well() {
     // A leaf cell: 7-byte header, 8-byte key, 150-byte value, 2-byte slot.
     let fill = (40_000.0 * 167.0) / (stats.leaf_pages as f64 * (4096.0 - 32.0));
     assert!(
-        fill > 0.78,
+        fill > 0.9,
         "leaves are {fill:.2} full on average ({stats:?})"
     );
     db.check().unwrap();

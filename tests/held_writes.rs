@@ -548,8 +548,9 @@ fn leaves_stay_full_when_held_writes_spread_thin_over_a_large_tree() {
 /// way every read sees them, and the commit keeps them.
 #[test]
 fn removals_from_a_tree_beyond_the_budget_are_held_from_the_first() {
-    // About 4 MiB of leaves against 256 KiB, and about 50 KiB.
-    for (entries, held_at_once) in [(20_000, true), (250, false)] {
+    // About 4 MiB of leaves against 256 KiB; about 300 KiB, between the held writes' share
+    // (three quarters of the budget) and twice it; and about 50 KiB.
+    for (entries, held_at_once) in [(20_000, true), (1_400, true), (250, false)] {
         let mut db = TestDb::with(Options::default().dirty_budget(BUDGET));
         let mut rng = Rng::new(entries as u64);
         let mut model = Model::new();

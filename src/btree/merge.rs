@@ -60,6 +60,16 @@ pub(crate) enum Fill {
     Full,
 }
 
+impl Fill {
+    /// The bytes a leaf of `usable` bytes holds on average when packed this way.
+    pub(super) fn target(self, usable: usize) -> usize {
+        match self {
+            Fill::RoomToGrow => usable - usable / 16,
+            Fill::Full => usable,
+        }
+    }
+}
+
 /// `merge_sorted`, packing the new leaves as `fill` says.
 pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
     store: &mut S,
@@ -75,10 +85,7 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
         None => dirty_ptr(store.allocate(PageKind::Leaf)?),
     };
     let path = dirty_branches(store, root, batch[0].key)?;
-    let target = match fill {
-        Fill::RoomToGrow => usable - usable / 16,
-        Fill::Full => usable,
-    };
+    let target = fill.target(usable);
     let (span, consumed, leaves) = match path.last() {
         None => (
             0..1,
@@ -129,7 +136,7 @@ pub(crate) fn merge_sorted_filling<S: PageStore + ?Sized>(
 /// Frees `leaves` and writes their cells merged with `writes` into new leaves holding at
 /// most `target` bytes each on average; returns them as children (with their separators)
 /// and the change in entries.
-fn rebuild_leaves<S: PageStore + ?Sized>(
+pub(super) fn rebuild_leaves<S: PageStore + ?Sized>(
     store: &mut S,
     leaves: &[Ptr],
     writes: &[Write],
@@ -520,10 +527,9 @@ pub(super) fn replace_children<S: PageStore + ?Sized>(
     mut span: Range<usize>,
     mut children: Vec<Child>,
 ) -> Result<Replaced> {
-    let usable = node::usable(store.page_size());
     for depth in (0..path.len()).rev() {
         let page = path[depth].page;
-        let carried = replace_in_branch(store, page, &span, &children, usable)?;
+        let carried = replace_in_branch(store, page, &span, &children)?;
         match carried {
             None => return Ok(Replaced::InPlace { depth }),
             Some(carried) => {
@@ -547,25 +553,38 @@ fn replace_in_branch<S: PageStore + ?Sized>(
     page: PageId,
     span: &Range<usize>,
     children: &[Child],
-    usable: usize,
+) -> Result<Option<Vec<Child>>> {
+    replace_spans(store, page, &[(span.clone(), children)])
+}
+
+/// `replace_in_branch` for several spans at once (in order, disjoint), each replaced by its
+/// children.
+pub(super) fn replace_spans<S: PageStore + ?Sized>(
+    store: &mut S,
+    page: PageId,
+    replacements: &[(Range<usize>, &[Child])],
 ) -> Result<Option<Vec<Child>>> {
     let copy = store.page(dirty_ptr(page))?.to_vec();
     let branch = Node::parse(&copy, page)?;
-    if !branch.is_branch() || span.end > branch.len() || span.is_empty() {
-        return Err(Error::corruption(page, "tree changed under a merge"));
+    let mut cells = Vec::with_capacity(branch.len());
+    let mut next = 0;
+    for (span, children) in replacements {
+        if !branch.is_branch() || span.start < next || span.end > branch.len() || span.is_empty() {
+            return Err(Error::corruption(page, "tree changed under a rewrite"));
+        }
+        for i in next..span.start {
+            cells.push(NewCell::Raw(branch.cell(i)?));
+        }
+        let span_key = branch.key(span.start)?;
+        for (separator, child) in children.iter() {
+            cells.push(NewCell::Branch {
+                key: separator.as_deref().unwrap_or(span_key),
+                child: *child,
+            });
+        }
+        next = span.end;
     }
-    let span_key = branch.key(span.start)?;
-    let mut cells = Vec::with_capacity(branch.len() + children.len());
-    for i in 0..span.start {
-        cells.push(NewCell::Raw(branch.cell(i)?));
-    }
-    for (separator, child) in children {
-        cells.push(NewCell::Branch {
-            key: separator.as_deref().unwrap_or(span_key),
-            child: *child,
-        });
-    }
-    for i in span.end..branch.len() {
+    for i in next..branch.len() {
         cells.push(NewCell::Raw(branch.cell(i)?));
     }
     if let Some(first) = cells.first_mut() {
@@ -578,7 +597,7 @@ fn replace_in_branch<S: PageStore + ?Sized>(
     if cells.is_empty() {
         store.free(page)?;
         Ok(Some(Vec::new()))
-    } else if node::cells_size(&cells) <= usable {
+    } else if node::cells_size(&cells) <= node::usable(store.page_size()) {
         node::rebuild(store.page_mut(page), PageKind::Branch, &cells);
         Ok(None)
     } else {
@@ -588,7 +607,10 @@ fn replace_in_branch<S: PageStore + ?Sized>(
 
 /// The root for `children`, the pages that replaced the old root: none, the one page, or a
 /// new branch level (or several) above them.
-fn new_root<S: PageStore + ?Sized>(store: &mut S, mut children: Vec<Child>) -> Result<Replaced> {
+pub(super) fn new_root<S: PageStore + ?Sized>(
+    store: &mut S,
+    mut children: Vec<Child>,
+) -> Result<Replaced> {
     loop {
         match children.len() {
             0 => return Ok(Replaced::Root(None)),
@@ -617,7 +639,7 @@ fn new_root<S: PageStore + ?Sized>(store: &mut S, mut children: Vec<Child>) -> R
 /// Writes branch `cells` (the first keyless) into as few pages of about equal bytes as hold
 /// them, the first into `reuse` if given, and returns the pages as children for the level
 /// above.
-fn split_branch<S: PageStore + ?Sized>(
+pub(super) fn split_branch<S: PageStore + ?Sized>(
     store: &mut S,
     reuse: Option<PageId>,
     cells: &[NewCell],

@@ -7,7 +7,9 @@ mod compact;
 mod cursor;
 mod delete;
 mod insert;
+mod lower;
 mod merge;
+mod pack;
 mod path;
 mod range_delete;
 mod share;
@@ -21,14 +23,16 @@ pub(crate) use compact::{Relocated, leaves_to_pack, relocate_tree};
 pub(crate) use cursor::RangeIter;
 pub(crate) use delete::remove;
 pub(crate) use insert::{insert, insert_noting_edge};
+pub(crate) use lower::lower_changed_pages;
 pub(crate) use merge::{Fill, Write, merge_sorted, merge_sorted_filling};
+pub(crate) use pack::{pack_before_spilling, pack_changed_leaves};
 pub(crate) use range_delete::delete_covered;
 pub(crate) use walk::{free_tree, seal_tree};
 
 use crate::error::{Error, Result};
 use crate::format::node::{LeafValue, Node};
 use crate::ids::{PageId, Ptr};
-use crate::pager::PageSource;
+use crate::pager::{PageSource, PageStore};
 
 /// Deeper trees are corrupt: a cycle among branch pages must not recurse forever. A tree
 /// grows a level only when a full root splits, and a branch under a third full joins a
@@ -48,6 +52,12 @@ pub(crate) fn too_deep(page: PageId) -> Error {
         page,
         format!("tree deeper than {MAX_DEPTH} levels (cycle?)"),
     )
+}
+
+/// Whether page `id` is this transaction's and in memory (not written early): changing it
+/// costs no read and no extra write.
+pub(crate) fn in_memory_page<S: PageStore + ?Sized>(store: &S, id: PageId) -> bool {
+    store.is_dirty(id) && store.sealed_crc(id).is_none()
 }
 
 /// The node at `ptr`, parsed.

@@ -64,7 +64,7 @@ impl Default for Builder {
             protocol: CommitProtocol::OneSync,
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
-            dirty_budget: 64 << 20,
+            dirty_budget: 128 << 20,
             create: true,
             refuse_fallback: false,
         }
@@ -123,7 +123,7 @@ impl Builder {
     }
 
     /// Copy-on-write mode: the bytes of changed pages a write transaction keeps in memory
-    /// (default 64 MiB). Beyond it, pages are written early to their new places, which no
+    /// (default 128 MiB). Beyond it, pages are written early to their new places, which no
     /// snapshot can see, and read back if changed again, so a transaction of any size runs in
     /// bounded memory (DESIGN.md, "Spilling dirty pages"). Log mode keeps every changed page
     /// in memory until commit.

@@ -10,6 +10,7 @@ use crate::format::freelist_page::{Record, RecordKind};
 use crate::ids::PageId;
 use crate::ids::PageSet;
 use crate::plant::{Bug, planted};
+use std::collections::BTreeSet;
 
 /// Who may still need a page of an earlier transaction that this one frees, which decides
 /// when it may be reused (DESIGN.md, "Freelist and reader tracking").
@@ -36,8 +37,8 @@ pub(crate) struct Allocator {
     fresh: PageSet,
     /// Ids taken from `freelist.ready`, given back if the transaction aborts.
     taken: Vec<u64>,
-    /// Fresh pages freed again: reusable at once.
-    loose: Vec<u64>,
+    /// Fresh pages freed again: reusable at once, lowest first.
+    loose: BTreeSet<u64>,
     /// While a savepoint may be restored: fresh pages freed again, reusable only after the
     /// commit (a savepoint's trees may still reach them; DESIGN.md, "Savepoints").
     quarantine: Option<Vec<u64>>,
@@ -134,7 +135,7 @@ impl Allocator {
             freelist,
             fresh: PageSet::default(),
             taken: Vec::new(),
-            loose: Vec::new(),
+            loose: BTreeSet::new(),
             quarantine: None,
             freed: Vec::new(),
             freed_volatile: Vec::new(),
@@ -181,7 +182,7 @@ impl Allocator {
     pub(crate) fn alloc_page(&mut self, stream: Stream) -> u64 {
         // A compaction packs toward the start of the file: loose pages wait for the commit.
         if self.compact_limit.is_none()
-            && let Some(id) = self.loose.pop()
+            && let Some(id) = self.loose.pop_first()
         {
             self.fresh.insert(id);
             return id;
@@ -284,7 +285,7 @@ impl Allocator {
         if fresh && let Some(held) = &mut self.quarantine {
             held.push(id.0);
         } else if fresh || planted(Bug::ReuseBeforeDurable) {
-            self.loose.push(id.0);
+            self.loose.insert(id.0);
         } else if class == Freed::Volatile {
             self.freed_volatile.push(id.0);
         } else {
@@ -300,6 +301,25 @@ impl Allocator {
     /// taken, and its trees may reach them.
     pub(crate) fn hold_fresh_frees(&mut self) {
         self.quarantine.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether this transaction freed so many of the pages it allocated that moving its pages
+    /// down into them may free a run at the top of the file large enough to leave it
+    /// (`trim_tail`; DESIGN.md, "Packing changed leaves").
+    pub(crate) fn worth_lowering(&self) -> bool {
+        self.compact_limit.is_none()
+            && self.loose.len() as u64 >= TRIM_MIN_PAGES.max(self.high_water / TRIM_DIVISOR)
+    }
+
+    /// Takes the lowest fresh page freed again if it lies below `id`.
+    pub(crate) fn take_loose_below(&mut self, id: u64) -> Option<u64> {
+        let lowest = *self.loose.first()?;
+        if lowest >= id {
+            return None;
+        }
+        self.loose.pop_first();
+        self.fresh.insert(lowest);
+        Some(lowest)
     }
 
     /// Whether this transaction allocated page `id` (and has not freed it again).
@@ -321,7 +341,7 @@ impl Allocator {
         self.loose.extend(held);
         let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
-        for id in self.loose.drain(..) {
+        for id in std::mem::take(&mut self.loose) {
             if taken.contains(&id) {
                 self.taken.retain(|&t| t != id);
             } else {

@@ -402,8 +402,35 @@ impl PageStore for CowStore<'_> {
         self.dirty.spilled.get(&id.0).copied()
     }
 
+    fn worth_lowering(&self) -> bool {
+        self.core.alloc.worth_lowering()
+    }
+
+    fn lower_page(&mut self, id: PageId) -> Result<Option<PageId>> {
+        if !self.dirty.pages.contains_key(&id.0) {
+            return Ok(None);
+        }
+        let Some(to) = self.core.alloc.take_loose_below(id.0) else {
+            return Ok(None);
+        };
+        let mut page = self
+            .dirty
+            .pages
+            .remove(&id.0)
+            .expect("in memory, checked above");
+        PageHeader::of_mut(&mut page).page_id = to.into();
+        self.dirty.pages.insert(to, page);
+        // In memory, so allocated by this transaction: reusable at once.
+        self.core.alloc.free(id, Freed::Durable)?;
+        Ok(Some(PageId(to)))
+    }
+
+    fn over_budget(&self) -> bool {
+        self.dirty.pages.len() > self.budget_pages()
+    }
+
     fn end_operation(&mut self) -> Result<()> {
-        if self.dirty.pages.len() > self.budget_pages() {
+        if self.over_budget() {
             self.spill(self.budget_pages() / 2)?;
         }
         Ok(())

@@ -81,6 +81,23 @@ pub(crate) trait PageStore: PageSource {
     fn end_operation(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether this transaction freed enough of the pages it allocated that moving its pages
+    /// in memory down into them (`lower_page`) may let the commit lower the file's
+    /// high-water mark (DESIGN.md, "Packing changed leaves").
+    fn worth_lowering(&self) -> bool {
+        false
+    }
+    /// Moves page `id`, this transaction's and in memory, onto the lowest page this
+    /// transaction allocated and freed again, if that lies below it, and returns its new id;
+    /// its parent must be pointed there.
+    fn lower_page(&mut self, _id: PageId) -> Result<Option<PageId>> {
+        Ok(None)
+    }
+    /// Whether the next `end_operation` writes pages early: the pages in memory exceed the
+    /// budget.
+    fn over_budget(&self) -> bool {
+        false
+    }
     /// Whether this transaction keeps changing pages it wrote early to stay within its
     /// memory budget: its changes reach more pages than the budget holds, in no useful
     /// order, so changes applied in key order would serve it better (DESIGN.md, "Held

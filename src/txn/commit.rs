@@ -241,9 +241,19 @@ fn prepare(
     for name in deleted {
         catalog = btree::remove(store, catalog, name.as_bytes())?.0;
     }
-    for (name, (table, types)) in tables.iter().filter(|(_, (t, _))| t.changed) {
+    let changed: Vec<_> = tables.iter().filter(|(_, (t, _))| t.changed).collect();
+    // Pack every tree before moving any page down, so that no pack frees pages below one
+    // moved (DESIGN.md, "Packing changed leaves").
+    let mut roots = Vec::with_capacity(changed.len());
+    for (_, (table, _)) in &changed {
+        roots.push(btree::pack_changed_leaves(store, table.root)?);
+    }
+    for root in &mut roots {
+        *root = btree::lower_changed_pages(store, *root)?;
+    }
+    for ((name, (table, types)), root) in changed.into_iter().zip(roots) {
         let record = TableRecord {
-            root: btree::seal_tree(store, table.root)?,
+            root: btree::seal_tree(store, root)?,
             len: table.len,
             types: types.clone(),
         };
@@ -251,6 +261,7 @@ fn prepare(
     }
     // A compaction step moves the catalog's pages from past its limit too (no-op otherwise).
     let catalog = btree::relocate_tree(store, catalog, u64::MAX)?.root;
+    let catalog = btree::lower_changed_pages(store, catalog)?;
     let catalog = btree::seal_tree(store, catalog)?;
     if let Some(page) = store.unsealed_page() {
         return Err(Error::corruption(

@@ -181,8 +181,9 @@ impl HeldWrites {
     }
 
     /// `engage` for a removal: also from the table's first removal on if its tree, of about
-    /// `leaves()` leaves, takes more than twice the held entries' capacity, so its removals
-    /// would copy more leaves than the budget keeps. Asked once per transaction.
+    /// `leaves()` leaves, takes more than the held entries' capacity (three quarters of the
+    /// budget), so its removals would copy more leaves than the budget keeps. Asked once per
+    /// transaction.
     pub(crate) fn engage_for_removal(
         &mut self,
         store: &mut dyn PageStore,
@@ -191,7 +192,7 @@ impl HeldWrites {
         if !self.engaged && self.capacity > 0 && !self.sized {
             self.sized = true;
             let tree_bytes = leaves(&*store)?.saturating_mul(store.page_size() as u64);
-            if tree_bytes > 2 * self.capacity as u64 {
+            if tree_bytes > self.capacity as u64 {
                 self.engage_now(store)?;
             }
         }

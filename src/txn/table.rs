@@ -225,7 +225,10 @@ impl<'txn> Table<'txn> {
                 return Ok(());
             }
             let (root, existed, at) = btree::insert_noting_edge(store, state.root, key, value)?;
-            *edge = at;
+            // Packing may rewrite the edge's leaf: the edge stays only if nothing is packed.
+            *edge = at.filter(|_| !store.over_budget());
+            let root = btree::pack_before_spilling(store, Some(root))?
+                .ok_or_else(|| Error::corruption(root.page, "an insert left the tree empty"))?;
             store.end_operation()?;
             state.inserted(root, existed);
             Ok(())
@@ -245,6 +248,7 @@ impl<'txn> Table<'txn> {
                 return remove_held(store, state, held, key);
             }
             let (root, removed) = btree::remove(store, state.root, key)?;
+            let root = btree::pack_before_spilling(store, root)?;
             store.end_operation()?;
             state.removed(root, removed);
             Ok(removed)
