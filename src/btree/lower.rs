@@ -3,7 +3,7 @@
 //! gather at the top of the file, where the commit can cut them off.
 
 use super::{MAX_DEPTH, dirty_ptr, in_memory_page, node_at, too_deep};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::node;
 use crate::ids::{PageId, Ptr};
 use crate::pager::PageStore;
@@ -44,9 +44,13 @@ fn lower_children<S: PageStore + ?Sized>(store: &mut S, page: PageId, depth: usi
             .map(|i| node.child(i))
             .collect::<Result<Vec<Ptr>>>()?
     };
-    for (idx, child) in children.into_iter().enumerate() {
+    for (idx, child) in children.iter().enumerate() {
         if !in_memory_page(store, child.page) {
             continue;
+        }
+        if children[..idx].iter().any(|seen| seen.page == child.page) {
+            // Moved once, the page's other pointer would name a free page.
+            return Err(Error::corruption(page, "two children point at one page"));
         }
         lower_children(store, child.page, depth + 1)?;
         if let Some(moved) = store.lower_page(child.page)? {

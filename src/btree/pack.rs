@@ -33,7 +33,8 @@ pub(crate) fn pack_changed_leaves<S: PageStore + ?Sized>(
         return Ok(Some(root));
     }
     match pack_branch(store, root.page, 0)? {
-        None => Ok(Some(root)),
+        // Rebuilt in place, the root may be left with one child.
+        None => Ok(collapse_root(store, root)?.0),
         Some(children) => match new_root(store, children)? {
             Replaced::Root(Some(root)) => Ok(collapse_root(store, root)?.0),
             Replaced::Root(None) => Ok(None),
@@ -257,6 +258,31 @@ mod tests {
         for i in 0..4_000u64 {
             let found = get(&store, root, &i.to_be_bytes()).unwrap();
             assert_eq!(found.is_some(), i % 4 == 0, "key {i}");
+        }
+    }
+
+    #[test]
+    fn a_root_left_with_one_leaf_is_replaced_by_it() {
+        let mut store = TestStore::new(4096);
+        let mut root = None;
+        // In scattered order, so that the full leaf splits in two halves.
+        for i in 0..40u64 {
+            let key = (i * 17 % 40).to_be_bytes();
+            root = Some(insert(&mut store, root, &key, &[4; 100]).unwrap().0);
+        }
+        assert!(node_at(&store, root.unwrap()).unwrap().is_branch());
+        // Two leaves left about two fifths full each: one holds them.
+        for i in (0..40u64).filter(|i| i % 5 == 0) {
+            root = remove(&mut store, root, &i.to_be_bytes()).unwrap().0;
+        }
+        assert_eq!(leaf_fill(&store, root).len(), 2);
+        let root = pack_changed_leaves(&mut store, root).unwrap();
+        assert!(!node_at(&store, root.unwrap()).unwrap().is_branch());
+        let root = store.commit(root).unwrap();
+        check(&store, root);
+        for i in 0..40u64 {
+            let found = get(&store, root, &i.to_be_bytes()).unwrap();
+            assert_eq!(found.is_some(), i % 5 != 0, "key {i}");
         }
     }
 

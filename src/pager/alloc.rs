@@ -341,14 +341,17 @@ impl Allocator {
         self.loose.extend(held);
         let taken: PageSet = self.taken.iter().copied().collect();
         let mut new_free = Vec::new();
+        let mut given_back = PageSet::default();
         for id in std::mem::take(&mut self.loose) {
             if taken.contains(&id) {
-                self.taken.retain(|&t| t != id);
+                // Taken from the freelist and freed again: not taken after all.
+                given_back.insert(id);
             } else {
                 new_free.push(id);
             }
             self.freelist.ready.insert(id);
         }
+        self.taken.retain(|t| !given_back.contains(t));
         let mut freed = std::mem::take(&mut self.freed);
         add_group(&mut self.freelist.pending, self.txn, &freed);
         self.freelist.superseded = (self.txn, std::mem::take(&mut self.freed_superseded));

@@ -426,7 +426,8 @@ impl PageStore for CowStore<'_> {
     }
 
     fn over_budget(&self) -> bool {
-        self.dirty.pages.len() > self.budget_pages()
+        // After a savepoint nothing is spilled: packing then would only cost time.
+        !self.core.no_spills && self.dirty.pages.len() > self.budget_pages()
     }
 
     fn end_operation(&mut self) -> Result<()> {
