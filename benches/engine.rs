@@ -261,6 +261,7 @@ fn durable_commit(c: &mut Criterion, fx: &Fixture) {
     for (name, protocol) in [
         ("insert_one_one_sync", CommitProtocol::OneSync),
         ("insert_one_two_sync", CommitProtocol::TwoSync),
+        ("insert_one_chained", CommitProtocol::Chained),
     ] {
         let path = fx.copy(&format!("commit-{name}.bough"));
         let db = Database::builder()

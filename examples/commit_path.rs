@@ -5,11 +5,12 @@
 //! shrugs off the disk's occasional slow sync, which the mean carries whole).
 //!
 //! Run: `cargo run --release --example commit_path -- [--entries N] [--commits N] [--batch N]
-//! [--threads N] [--durable] [--wal] [--path DIR]` (defaults: 200,000 entries, 20,000 commits
+//! [--threads N] [--durable] [--chained] [--wal] [--path DIR]` (defaults: 200,000 entries, 20,000 commits
 //! of one insert each by one thread, no sync, copy-on-write, a fresh directory under the system
 //! temp dir, deleted afterwards). With several threads they commit at once, each its share
 //! (durable ones share syncs: DESIGN.md, "Group commit"). `--path` keeps the database in DIR,
-//! and a later run on it skips the load. To profile: `perf record --call-graph dwarf
+//! and a later run on it skips the load. `--chained` commits with `CommitProtocol::Chained`
+//! (DESIGN.md, "Chained commits"). To profile: `perf record --call-graph dwarf
 //! target/release/examples/commit_path` after a build.
 //!
 //! Data: 24-byte random keys and 150-byte values from a splitmix64, as the peer comparison's.
@@ -21,7 +22,7 @@ mod splitmix64;
 use std::error::Error;
 use std::time::Instant;
 
-use bough::{Database, Durability, Mode};
+use bough::{CommitProtocol, Database, Durability, Mode};
 use splitmix64::SplitMix64;
 
 fn key(rng: &mut SplitMix64) -> [u8; 24] {
@@ -53,6 +54,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         true => Mode::Wal,
         false => Mode::CopyOnWrite,
     };
+    let protocol = match args.iter().any(|a| a == "--chained") {
+        true => CommitProtocol::Chained,
+        false => CommitProtocol::OneSync,
+    };
     let kept = args
         .iter()
         .position(|a| a == "--path")
@@ -66,6 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let db = Database::builder()
         .mode(mode)
         .durability(durability)
+        .commit_protocol(protocol)
         .open(dir.join("db.bough"))?;
     let mut rng = SplitMix64::new(1);
     let value = [0x5Au8; 150];

@@ -29,6 +29,10 @@ pub enum Bug {
     /// A queued commit reuses at once the pages of the group it began beside even when that
     /// group's meta was written while it ran (its sync may make them durable).
     RecycleAfterGroupWritten = 10,
+    /// The open takes the newest commit record of a chain without verifying its pages.
+    ChainRecordTrusted = 11,
+    /// Any meta written after a chain gives the chain's withheld pages back, durable or not.
+    ChainPagesReleasedEarly = 12,
 }
 
 #[cfg(feature = "planted-bugs")]

@@ -89,6 +89,16 @@ fn every_planted_bug_is_caught() {
             Workload::writers_across_groups(true),
             CommitProtocol::OneSync,
         ),
+        (
+            Bug::ChainRecordTrusted,
+            Workload::inserts_and_overwrites(),
+            CommitProtocol::Chained,
+        ),
+        (
+            Bug::ChainPagesReleasedEarly,
+            Workload::chain_then_non_durable(),
+            CommitProtocol::Chained,
+        ),
     ];
     let mut missed = Vec::new();
     for (bug, workload, protocol) in &cases {

@@ -88,6 +88,11 @@ fn non_durable_commits_then_a_durable_one() {
 }
 
 #[test]
+fn chained_commits_then_non_durable_ones() {
+    assert!(check(&Workload::chain_then_non_durable()) > 0);
+}
+
+#[test]
 fn concurrent_durable_commits_sharing_syncs() {
     assert!(check(&Workload::concurrent_commits()) > 0);
 }

@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod compact;
+mod follow_chain;
 mod inspect;
 mod open;
 
@@ -20,6 +21,10 @@ pub enum CommitProtocol {
     OneSync,
     /// Pages, sync, meta, sync: no verification needed at open (LMDB's and bbolt's way).
     TwoSync,
+    /// As `OneSync`, but a small durable commit writes its pages and a commit record as one
+    /// run, chained to the meta, with one write and one sync; a meta is written every few
+    /// dozen commits (DESIGN.md, "Chained commits").
+    Chained,
 }
 
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Creating a file and opening one: choosing the meta (DESIGN.md, "Why a crash at any instant leaves the old or the new transaction").
 
+use super::follow_chain::{Followed, follow_chain, has_records};
 use super::{Builder, FallBack};
 use crate::Mode;
 use crate::error::{Error, Result};
@@ -68,6 +69,7 @@ fn first_meta(page_size: usize, mode: Mode) -> Meta {
         high_water: 2,
         pages_synced_first: true,
         wal_mode: mode == Mode::Wal,
+        next_record: 0,
     }
 }
 
@@ -87,15 +89,29 @@ fn mode_of(meta: &Meta) -> Mode {
     }
 }
 
-/// The newest meta the main file holds and, if the open did not take the newest commit the
-/// file names, why; every valid meta.
-fn main_meta(
-    storage: &dyn Storage,
-    file_len: u64,
-    map: &Mapping,
-) -> Result<(Meta, Option<FallBack>, Vec<Meta>)> {
+/// The newest state the main file holds (a meta, or a commit record chained to one), the
+/// records followed to it and, if the open did not take the newest commit the file names,
+/// why; every valid meta.
+fn main_meta(storage: &dyn Storage, file_len: u64, map: &Mapping) -> Result<(Followed, Vec<Meta>)> {
     let (metas, damaged_meta) = read_metas(storage, file_len)?;
-    let (meta, fell_back) = choose_meta(map, &metas, file_len)?;
+    // A record chained after the newest meta shows that meta durable: the newest record is
+    // what the open verifies then. Without one, the newest meta is verified as ever; if the
+    // open falls back to the older meta, that meta's chain was durable before the newest
+    // meta was written.
+    let followed = match has_records(map, &metas[0], file_len) {
+        true => follow_chain(map, metas[0].clone(), file_len, true)?,
+        false => {
+            let (meta, fell_back) = choose_meta(map, &metas, file_len)?;
+            let mut followed = follow_chain(map, meta, file_len, false)?;
+            followed.fell_back = fell_back;
+            followed
+        }
+    };
+    let Followed {
+        state: meta,
+        records,
+        fell_back,
+    } = followed;
     if damaged_meta {
         log::warn!(
             "bough: one meta page is damaged or torn; opened the other (transaction {})",
@@ -110,7 +126,12 @@ fn main_meta(
                 .to_owned(),
         })
     });
-    Ok((meta, fell_back, metas))
+    let followed = Followed {
+        state: meta,
+        records,
+        fell_back,
+    };
+    Ok((followed, metas))
 }
 
 /// What the open knows of the main file: its length and map, the meta chosen, every valid
@@ -120,6 +141,9 @@ struct MainFile {
     map: Arc<Mapping>,
     meta: Meta,
     metas: Vec<Meta>,
+    /// The pages of the commit records followed from the meta chosen (DESIGN.md, "Chained
+    /// commits").
+    records: Vec<u64>,
 }
 
 pub(super) fn open_storage(
@@ -136,7 +160,8 @@ pub(super) fn open_storage(
         len = storage.len()?;
     }
     let map = Arc::new(storage.map(len)?);
-    let (meta, fell_back, metas) = main_meta(&*storage, len, &map)?;
+    let (followed, metas) = main_meta(&*storage, len, &map)?;
+    let (meta, fell_back, records) = (followed.state, followed.fell_back, followed.records);
     if mode_of(&meta) != options.mode {
         return Err(Error::ModeMismatch {
             file: mode_of(&meta),
@@ -148,6 +173,7 @@ pub(super) fn open_storage(
         map,
         meta,
         metas,
+        records,
     };
     let mut recovery = Recovery::default();
     let mut fell_back = fell_back;
@@ -272,7 +298,8 @@ fn recover_log(
                 index = WalIndex::default();
                 main.len = len;
                 main.map = Arc::new(storage.map(len)?);
-                (main.meta, _, main.metas) = main_meta(storage, len, &main.map)?;
+                let (followed, metas) = main_meta(storage, len, &main.map)?;
+                (main.meta, main.metas, main.records) = (followed.state, metas, followed.records);
             }
             Err(e) if e.is_storage_full() => {
                 // An open never needs room (DESIGN.md, "A full disk"): the copy waits for a
@@ -324,13 +351,27 @@ fn shared(
         map,
         meta,
         metas,
+        records,
     } = main;
+    // A chained commit in flight at the crash may have left a record under the id after
+    // the state opened, beyond the records followed: new ids start past it.
+    let in_flight = match meta.next_record {
+        0 => 0,
+        _ => meta.txn_id.0 + 2,
+    };
     let last_txn = metas
         .iter()
         .map(|m| m.txn_id.0)
         .max()
         .unwrap_or(0)
-        .max(meta.txn_id.0);
+        .max(meta.txn_id.0)
+        .max(in_flight);
+    // The records followed stay as they are until a durable meta covers them; the chain
+    // itself ends here: the next commit writes a meta.
+    let chain = crate::txn::ChainState {
+        withheld: records.into_iter().collect(),
+        live: None,
+    };
     let mut slot_high_water = [0; 2];
     for m in &metas {
         slot_high_water[m.slot() as usize] = m.high_water;
@@ -372,6 +413,7 @@ fn shared(
             length_unsynced: false,
             poisoned: false,
             wal,
+            chain,
         }),
         reader_left: Condvar::new(),
         commits: CommitQueue::new(snapshot_txn, slot_high_water),
@@ -537,7 +579,7 @@ fn choose_meta(
 /// before writing its meta, so a shorter file lost that growth at a crash, and the commit
 /// did not reach the disk whole (even when nothing it reaches lies beyond the end: an empty
 /// tree whose freelist records the meta holds).
-fn within_file(meta: &Meta, file_len: u64) -> Result<()> {
+pub(super) fn within_file(meta: &Meta, file_len: u64) -> Result<()> {
     let pages = file_len / u64::from(meta.page_size);
     if meta.high_water > pages {
         return Err(Error::corruption(
@@ -557,7 +599,7 @@ fn within_file(meta: &Meta, file_len: u64) -> Result<()> {
 /// without hashing it, so its cost is the size of the recent commits, and damage inside such
 /// an old page is reported by the reads and `check()` that meet it, not mistaken for a torn
 /// commit.
-fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()> {
+pub(super) fn verify_recent(map: &crate::io::Mapping, meta: &Meta, since: u64) -> Result<()> {
     let pages = ReadPages {
         map,
         page_size: meta.page_size as usize,

@@ -25,7 +25,7 @@ struct RawMeta {
     flags: U32,
     freelist_head: U64,
     freelist_crc: U32,
-    reserved: U32,
+    next_record: U32,
     high_water: U64,
     records_len: U32,
     records_crc: U32,
@@ -52,6 +52,9 @@ pub(crate) struct Meta {
     pub pages_synced_first: bool,
     /// The file is used in write-ahead-log mode (its log may hold newer commits).
     pub wal_mode: bool,
+    /// The page where the commit record after this state goes, 0 for none (DESIGN.md,
+    /// "Chained commits"). Below 2^32: a meta holds it in 32 bits.
+    pub next_record: u64,
 }
 
 /// Why bytes did not decode as a meta.
@@ -65,8 +68,13 @@ pub(crate) enum MetaError {
 }
 
 /// Files of format version 1 hold no freelist records in their metas (those bytes are zero);
-/// they read as version 2 files.
+/// they read as version 2 files, and version 2 metas as version 3 metas with no chained
+/// commit record.
 const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// The version a meta without a chained commit record is written as, so that builds which
+/// know no chains still open files that hold none.
+const UNCHAINED_VERSION: u32 = 2;
 
 fn ptr(page: u64, crc: u32) -> Option<Ptr> {
     (page != 0).then_some(Ptr {
@@ -122,6 +130,7 @@ impl Meta {
             high_water: raw.high_water.get(),
             pages_synced_first: raw.flags.get() & FLAG_PAGES_SYNCED_FIRST != 0,
             wal_mode: raw.flags.get() & FLAG_WAL_MODE != 0,
+            next_record: u64::from(raw.next_record.get()),
         })
     }
 
@@ -137,9 +146,15 @@ impl Meta {
         if self.wal_mode {
             flags |= FLAG_WAL_MODE;
         }
+        let next_record =
+            u32::try_from(self.next_record).expect("chains start below page 2^32 (allocator)");
+        let version = match next_record {
+            0 => UNCHAINED_VERSION,
+            _ => FORMAT_VERSION,
+        };
         let mut raw = RawMeta {
             magic: MAGIC,
-            version: FORMAT_VERSION.into(),
+            version: version.into(),
             page_size: self.page_size.into(),
             txn_id: self.txn_id.0.into(),
             catalog_root: self.catalog.map_or(0, |p| p.page.0).into(),
@@ -147,7 +162,7 @@ impl Meta {
             flags: flags.into(),
             freelist_head: self.freelist.map_or(0, |p| p.page.0).into(),
             freelist_crc: self.freelist.map_or(0, |p| p.crc).into(),
-            reserved: 0.into(),
+            next_record: next_record.into(),
             high_water: self.high_water.into(),
             records_len: (records.len() as u32).into(),
             records_crc: crc32c::crc32c(&records).into(),
@@ -167,6 +182,17 @@ impl Meta {
     /// tracking") grow with it. Decoding accepts up to the page's end.
     pub(crate) fn records_capacity(page_size: usize) -> usize {
         (page_size - META_SIZE).min(MAX_RECORDS_IN_META)
+    }
+
+    /// The checksum of this meta's fixed fields as [`Meta::encode`] writes them: what the
+    /// first commit record chained to it names as its predecessor.
+    pub(crate) fn link(&self) -> u32 {
+        let page = self.encode();
+        u32::from_le_bytes(
+            page[META_SIZE - 8..META_SIZE - 4]
+                .try_into()
+                .expect("4 bytes"),
+        )
     }
 
     /// The meta slot (page 0 or 1) this transaction writes: transaction N writes N % 2.
@@ -199,6 +225,7 @@ mod tests {
             high_water: 12,
             pages_synced_first: true,
             wal_mode: false,
+            next_record: 0,
         }
     }
 
@@ -240,9 +267,23 @@ mod tests {
         let crc = crc32c::crc32c(&bytes[..META_SIZE - 8]);
         bytes[META_SIZE - 8..META_SIZE - 4].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(Meta::decode(&bytes), Ok(meta));
-        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
         let crc = crc32c::crc32c(&bytes[..META_SIZE - 8]);
         bytes[META_SIZE - 8..META_SIZE - 4].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(Meta::decode(&bytes), Err(MetaError::Version(3)));
+        assert_eq!(Meta::decode(&bytes), Err(MetaError::Version(4)));
+    }
+
+    #[test]
+    fn only_a_meta_with_a_chain_is_written_as_version_3() {
+        let plain = sample().encode();
+        assert_eq!(plain[8..12], UNCHAINED_VERSION.to_le_bytes());
+        let chained = Meta {
+            next_record: 77,
+            ..sample()
+        };
+        let bytes = chained.encode();
+        assert_eq!(bytes[8..12], FORMAT_VERSION.to_le_bytes());
+        assert_eq!(Meta::decode(&bytes), Ok(chained.clone()));
+        assert_ne!(chained.link(), sample().link());
     }
 }

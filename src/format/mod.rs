@@ -2,6 +2,7 @@
 //! freelist pages. Byte diagrams live in DESIGN.md, "File format"; the `const` assertions
 //! below keep the structs and the document from drifting.
 
+pub(crate) mod commit_record;
 pub(crate) mod freelist_page;
 pub(crate) mod header;
 pub(crate) mod meta;
@@ -15,8 +16,9 @@ pub(crate) use meta::Meta;
 pub(crate) const MIN_PAGE_SIZE: usize = 4096;
 pub(crate) const MAX_PAGE_SIZE: usize = 65536;
 
-/// The on-disk format version this build writes; it also reads version 1 (`format::meta`).
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The newest on-disk format version this build writes (a meta with a chained commit
+/// record); it also reads versions 1 and 2 (`format::meta`).
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 pub(crate) fn valid_page_size(size: usize) -> bool {
     size.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&size)

@@ -4,6 +4,7 @@
 
 use super::freelist::{FreeList, pages_needed};
 use super::freelist_log::SavedFreelist;
+use super::placement::ChainPlacement;
 use super::stream::{STREAMS, Stream};
 use crate::error::{Error, Result};
 use crate::format::freelist_page::{Record, RecordKind};
@@ -60,6 +61,9 @@ pub(crate) struct Allocator {
     /// Compacting (DESIGN.md, "Giving space back"): every page comes from the lowest free
     /// ids, and live pages at or past this id are to move below it.
     compact_limit: Option<u64>,
+    /// Chained commits (DESIGN.md, "Chained commits"): where this commit's pages go, and
+    /// the pages free in the log that no allocation may take.
+    pub(super) chain: ChainPlacement,
 }
 
 /// The run a stream looks for first when no earlier transaction of this process allocated.
@@ -145,6 +149,7 @@ impl Allocator {
             allocated: [0; STREAMS],
             records_capacity,
             compact_limit: None,
+            chain: ChainPlacement::default(),
         }
     }
 
@@ -180,6 +185,9 @@ impl Allocator {
     /// Allocates one page of `stream`: a loose page, then the freelist (`take_ready`), then
     /// the end of the file (the caller makes sure the file is long enough).
     pub(crate) fn alloc_page(&mut self, stream: Stream) -> u64 {
+        if let Some(id) = self.take_placed() {
+            return id;
+        }
         // A compaction packs toward the start of the file: loose pages wait for the commit.
         if self.compact_limit.is_none()
             && let Some(id) = self.loose.pop_first()
@@ -307,12 +315,24 @@ impl Allocator {
     /// down into them may free a run at the top of the file large enough to leave it
     /// (`trim_tail`; DESIGN.md, "Packing changed leaves").
     pub(crate) fn worth_lowering(&self) -> bool {
-        self.compact_limit.is_none()
-            && self.loose.len() as u64 >= TRIM_MIN_PAGES.max(self.high_water / TRIM_DIVISOR)
+        self.placing()
+            || self.compact_limit.is_none()
+                && self.loose.len() as u64 >= TRIM_MIN_PAGES.max(self.high_water / TRIM_DIVISOR)
+    }
+
+    /// Where page `id`, in memory, moves at commit: into the chained commit's run while one
+    /// is being placed (unless it is there already), else onto the lowest fresh page freed
+    /// again below it.
+    pub(crate) fn move_target(&mut self, id: u64) -> Option<u64> {
+        match self.placing() {
+            true if self.is_placed(id) => None,
+            true => self.take_placed(),
+            false => self.take_loose_below(id),
+        }
     }
 
     /// Takes the lowest fresh page freed again if it lies below `id`.
-    pub(crate) fn take_loose_below(&mut self, id: u64) -> Option<u64> {
+    fn take_loose_below(&mut self, id: u64) -> Option<u64> {
         let lowest = *self.loose.first()?;
         if lowest >= id {
             return None;
@@ -411,7 +431,8 @@ impl Allocator {
     /// returns where the log now ends. Call once, after every tree change.
     pub(crate) fn save_freelist(&mut self) -> SavedFreelist {
         self.saved = true;
-        let own = self.settle_frees();
+        let mut own = self.settle_frees();
+        self.carve_reserve(&mut own[1].ids);
         // A compaction rewrites the freelist's own pages too once any lies past its limit.
         let chain_too_high = self
             .compact_limit
@@ -436,13 +457,15 @@ impl Allocator {
         records.extend(own);
         // Rewrite the log as a snapshot once it is more than twice the snapshot's size (plus a
         // little, so small freelists are not rewritten every commit).
-        let snapshot_pages = self.freelist.snapshot_pages(self.page_size);
+        let snapshot_pages = self
+            .freelist
+            .snapshot_pages(self.page_size, self.chain.withheld.len());
         let chain_after = self.freelist.log.pages().len() + pages_needed(&records, self.page_size);
         let snapshot = rewrite || chain_after > 2 * snapshot_pages + 2;
         let pages = match snapshot {
             true => {
                 let pages = self.pages_for_snapshot();
-                records = self.freelist.snapshot_records();
+                records = self.freelist.snapshot_records(&self.chain.withheld);
                 pages
             }
             false => self.pages_for_records(&mut records, own_at),
@@ -477,7 +500,8 @@ impl Allocator {
             pending.entry(self.txn).or_default().push(id);
         }
         let mut pages = Vec::new();
-        while pages.len() < self.freelist.snapshot_pages(self.page_size) {
+        let withheld = self.chain.withheld.len();
+        while pages.len() < self.freelist.snapshot_pages(self.page_size, withheld) {
             // Taken straight from the state being written: no consumed record needed.
             let id = match self.take_ready(Stream::Freelist) {
                 Some(id) => {
@@ -528,6 +552,23 @@ impl Allocator {
             .write(pages, records, snapshot, self.txn, self.page_size);
         self.taken.clear();
         saved
+    }
+
+    pub(super) fn fresh(&self) -> &PageSet {
+        &self.fresh
+    }
+
+    pub(super) fn high_water_mut(&mut self) -> &mut u64 {
+        &mut self.high_water
+    }
+
+    pub(super) fn ready_mut(&mut self) -> &mut super::free_set::FreeSet {
+        &mut self.freelist.ready
+    }
+
+    pub(super) fn note_taken(&mut self, id: u64) {
+        self.taken.push(id);
+        self.fresh.insert(id);
     }
 
     /// Ends an aborted transaction: every page it took from the freelist goes back.

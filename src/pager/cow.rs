@@ -68,10 +68,21 @@ pub(crate) struct PagerStart {
     pub length_unsynced: bool,
     /// Bytes of dirty pages kept in memory before some are written early.
     pub dirty_budget: usize,
+    /// Pages free in the log that no allocation may take (DESIGN.md, "Chained commits").
+    pub withheld: std::collections::BTreeSet<u64>,
 }
 
 impl CowPager {
     pub(crate) fn new(start: PagerStart) -> Self {
+        let mut alloc = Allocator::new(
+            start.page_size,
+            start.txn,
+            start.durable_txn,
+            start.high_water,
+            start.freelist,
+            Meta::records_capacity(start.page_size),
+        );
+        alloc.set_withheld(start.withheld);
         CowPager {
             storage: start.storage,
             map: start.map,
@@ -82,14 +93,7 @@ impl CowPager {
             durable_txn: start.durable_txn,
             unwritten_after: start.unwritten_after,
             file_len: start.file_len,
-            alloc: Allocator::new(
-                start.page_size,
-                start.txn,
-                start.durable_txn,
-                start.high_water,
-                start.freelist,
-                Meta::records_capacity(start.page_size),
-            ),
+            alloc,
             budget: start.dirty_budget,
             no_spills: false,
             length_unsynced: start.length_unsynced,
@@ -151,11 +155,11 @@ impl CowPager {
         self.file_len
     }
 
-    pub(super) fn alloc(&self) -> &Allocator {
+    pub(crate) fn alloc(&self) -> &Allocator {
         &self.alloc
     }
 
-    pub(super) fn alloc_mut(&mut self) -> &mut Allocator {
+    pub(crate) fn alloc_mut(&mut self) -> &mut Allocator {
         &mut self.alloc
     }
 
@@ -244,6 +248,32 @@ impl CowPager {
     /// Ends a committed transaction, handing back the freelist it saved.
     pub(crate) fn into_freelist(self) -> FreeList {
         self.alloc.into_freelist()
+    }
+
+    /// Writes a chained commit: its record at `record_at` and every page of `dirty`, which
+    /// follow it in one run, as one write (DESIGN.md, "Chained commits"). Pages must be
+    /// sealed.
+    pub(crate) fn write_chained(
+        &self,
+        record_at: u64,
+        record: &[u8],
+        dirty: &DirtyPages,
+    ) -> Result<()> {
+        let mut ids: Vec<u64> = dirty.pages.keys().copied().collect();
+        ids.sort_unstable();
+        debug_assert!(
+            ids.iter()
+                .enumerate()
+                .all(|(i, &id)| id == record_at + 1 + i as u64)
+        );
+        let pages = std::iter::once(Ok((record_at, record)))
+            .chain(ids.iter().map(|&id| Ok((id, &dirty.pages[&id][..]))));
+        write_page_runs(&*self.storage, self.page_size, pages)?;
+        for id in &ids {
+            self.verified
+                .insert(*id, PageHeader::of(&dirty.pages[id]).checksum.get());
+        }
+        Ok(())
     }
 
     /// Writes every page of `dirty` still in memory to its place in the file. Pages must be
@@ -410,7 +440,7 @@ impl PageStore for CowStore<'_> {
         if !self.dirty.pages.contains_key(&id.0) {
             return Ok(None);
         }
-        let Some(to) = self.core.alloc.take_loose_below(id.0) else {
+        let Some(to) = self.core.alloc.move_target(id.0) else {
             return Ok(None);
         };
         let mut page = self

@@ -16,7 +16,7 @@ use super::stream::STREAMS;
 use crate::error::{Error, Result};
 use crate::format::Meta;
 use crate::format::freelist_page::{self, Record, RecordKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FreeList {
@@ -121,6 +121,31 @@ impl FreeList {
         self.recycled = ids;
     }
 
+    /// Takes `ids` out of reach of allocation, wherever the log put them (a freelist just
+    /// loaded): pages free in the log that the writer withholds (DESIGN.md, "Chained
+    /// commits").
+    pub(crate) fn withhold(&mut self, ids: &BTreeSet<u64>) {
+        if ids.is_empty() {
+            return;
+        }
+        for &id in ids {
+            self.ready.remove(id);
+        }
+        for group in self
+            .pending
+            .values_mut()
+            .chain(self.pending_volatile.values_mut())
+        {
+            group.retain(|id| !ids.contains(id));
+        }
+    }
+
+    /// Makes withheld pages reusable at once: the durable meta that needed them kept is
+    /// written.
+    pub(crate) fn release_withheld(&mut self, ids: impl IntoIterator<Item = u64>) {
+        self.ready.extend(ids);
+    }
+
     pub(crate) fn ready_count(&self) -> u64 {
         self.ready.len()
     }
@@ -167,20 +192,22 @@ impl FreeList {
     }
 
     /// Freelist pages a snapshot of the whole state needs, counted without building it.
-    pub(super) fn snapshot_pages(&self, page_size: usize) -> usize {
-        let counts = std::iter::once(self.ready.len() as usize)
+    /// `withheld`: how many pages the writer keeps out of `ready` though they are free in
+    /// the log (DESIGN.md, "Chained commits").
+    pub(super) fn snapshot_pages(&self, page_size: usize, withheld: usize) -> usize {
+        let counts = std::iter::once(self.ready.len() as usize + withheld)
             .chain(self.pending.values().map(Vec::len))
             .chain(self.pending_volatile.values().map(Vec::len));
         freelist_page::pages_for(counts, page_size)
     }
 
     /// The records a snapshot of the whole state consists of.
-    pub(super) fn snapshot_records(&self) -> Vec<Record> {
-        let mut records = vec![Record::new(
-            RecordKind::Freed,
-            0,
-            self.ready.iter().collect(),
-        )];
+    /// `withheld`: pages free in the log that the writer keeps out of `ready`; they stay
+    /// free in the snapshot.
+    pub(super) fn snapshot_records(&self, withheld: &BTreeSet<u64>) -> Vec<Record> {
+        let mut free: Vec<u64> = self.ready.iter().chain(withheld.iter().copied()).collect();
+        free.sort_unstable();
+        let mut records = vec![Record::new(RecordKind::Freed, 0, free)];
         for (&tag, ids) in self.pending.iter().chain(&self.pending_volatile) {
             records.push(Record::new(RecordKind::Freed, tag, ids.clone()));
         }

@@ -11,6 +11,7 @@ mod free_set;
 mod freelist;
 mod freelist_log;
 mod page_runs;
+mod placement;
 mod read;
 mod stream;
 mod verified;
@@ -211,6 +212,14 @@ impl TxnPager {
         match self {
             TxnPager::Cow(p) => p.high_water(),
             TxnPager::Wal(p) => p.high_water(),
+        }
+    }
+
+    /// The copy-on-write pager, if that is the mode.
+    pub(crate) fn cow_mut(&mut self) -> Option<&mut CowPager> {
+        match self {
+            TxnPager::Cow(p) => Some(p),
+            TxnPager::Wal(_) => None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! to the file (copy-on-write) or append them to the log (write-ahead-log), sync, publish.
 
 use super::catalog::{TableState, TableTypes};
+use super::chain::{self, ChainStep};
 use super::group_commit::{self, Publication, QueueNow, Queued};
 use super::{Shared, Snapshot, TableRecord, WriterGuard, WriterState};
 use crate::btree;
@@ -71,6 +72,12 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         return Err(Error::Poisoned);
     };
     let state: &mut WriterState = writer;
+    let durable_direct = durable && path == Path::Direct;
+    let step = chain::step(shared, state, &dirty, durable_direct);
+    if let ChainStep::Continue { .. } = step {
+        // A record under the next id may reach the disk even if the commit fails.
+        state.last_txn = state.last_txn.max(txn + 1);
+    }
     let outcome = prepare(
         shared,
         &mut pager,
@@ -80,22 +87,27 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         &input.tables,
         &input.deleted,
         durable,
+        step,
     )
-    .and_then(|meta| persist(shared, state, &mut pager, &dirty, meta, txn, durable, path));
+    .and_then(|prepared| persist(shared, state, &mut pager, &dirty, prepared, durable, path));
     state.last_txn = state.last_txn.max(txn);
     let mut grew = false;
+    let mut withheld = (BTreeSet::new(), None);
     if let TxnPager::Cow(cow) = &pager {
         state.map = cow.map().clone();
         state.file_len = cow.file_len();
         grew = cow.length_unsynced() || state.length_unsynced;
         state.length_unsynced = grew && (outcome.is_err() || !durable || path == Path::Queued);
+        withheld = (cow.alloc().withheld().clone(), cow.alloc().carved());
     }
-    let meta = match outcome {
-        Ok(meta) => meta,
+    let (meta, link) = match outcome {
+        Ok(done) => done,
         Err(failure) => {
             // The in-memory freelist was changed by the save: reload it from the last
-            // committed meta when the next writer starts.
+            // committed meta when the next writer starts. The chain ends; what it withholds
+            // stays withheld (the failed commit's record may have reached the disk).
             state.freelist = None;
+            state.chain.live = None;
             return Err(match failure {
                 Failure::BeforeSync(e) => e,
                 Failure::Sync(e) => {
@@ -105,6 +117,21 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
             });
         }
     };
+    state.last_txn = state.last_txn.max(meta.txn_id.0);
+    let (now_withheld, carved) = withheld;
+    if let Some(link) = link {
+        chain::after_record(&mut state.chain, now_withheld, &meta, link);
+        state.freelist = Some(pager.into_freelist());
+        publish_chained(shared, state, meta);
+        return Ok(());
+    }
+    let release = chain::after_meta(
+        &mut state.chain,
+        &now_withheld,
+        carved,
+        &meta,
+        durable_direct,
+    );
     if path == Path::Queued {
         let queued = Queued {
             meta,
@@ -114,7 +141,9 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
         };
         return group_commit::commit_queued(shared, writer, queued);
     }
-    state.freelist = Some(pager.into_freelist());
+    let mut freelist = pager.into_freelist();
+    freelist.release_withheld(release);
+    state.freelist = Some(freelist);
     publish_direct(shared, state, meta, durable);
     Ok(())
 }
@@ -154,20 +183,38 @@ fn choose_path(
     Some((Path::Direct, txn + skip as u64))
 }
 
-/// Writes the prepared commit: its pages only, when it is queued; its pages and `meta`,
-/// synced if `durable`, when it goes directly (to the file or the log).
-#[allow(clippy::too_many_arguments)]
+/// Writes the prepared commit: its pages only, when it is queued; its record and pages,
+/// synced, when it is chained; its pages and `meta`, synced if `durable`, when it goes
+/// directly (to the file or the log). Returns the meta and, for a chained commit, its
+/// record's link.
 fn persist(
     shared: &Shared,
     state: &mut WriterState,
     pager: &mut TxnPager,
     dirty: &DirtyPages,
-    meta: Meta,
-    txn: u64,
+    prepared: Prepared,
     durable: bool,
     path: Path,
-) -> Result<Meta, Failure> {
+) -> Result<(Meta, Option<u32>), Failure> {
+    let Prepared { meta, record_at } = prepared;
+    let txn = meta.txn_id.0;
     match pager {
+        TxnPager::Cow(cow) if record_at.is_some() => {
+            let at = record_at.expect("checked by the guard");
+            let prev = state
+                .chain
+                .live
+                .expect("a chained commit continues a chain")
+                .link;
+            let link = chain::write_chained(cow, dirty, at, &meta, prev)?;
+            let grew = cow.length_unsynced() || state.length_unsynced;
+            let grew = grew && !planted(Bug::NoSyncAfterGrowth);
+            shared.storage.sync(grew).map_err(sync_failed)?;
+            if !shared.storage.map_follows_writes() {
+                cow.remap()?;
+            }
+            return Ok((meta, Some(link)));
+        }
         TxnPager::Cow(cow) if path == Path::Queued => write_pages(shared, cow, dirty)?,
         TxnPager::Cow(cow) => {
             let grew = cow.length_unsynced() || state.length_unsynced;
@@ -178,7 +225,15 @@ fn persist(
             persist_in_log(shared, state, txn, &frames, &meta, durable)?
         }
     }
-    Ok(meta)
+    Ok((meta, None))
+}
+
+/// Publishes a chained commit: durable, and no meta slot changed.
+fn publish_chained(shared: &Shared, state: &mut WriterState, meta: Meta) {
+    let txn = meta.txn_id.0;
+    state.meta = meta.clone();
+    publication(shared, state, meta, true).apply(shared);
+    shared.commits.published_directly(txn, true);
 }
 
 /// Publishes a commit written directly, then gives back the file's tail or checkpoints the
@@ -222,8 +277,17 @@ fn publication(shared: &Shared, state: &WriterState, meta: Meta, durable: bool) 
     }
 }
 
+/// A commit ready to be written: its meta (or, chained, the state its record holds) and,
+/// chained, where its record goes.
+struct Prepared {
+    meta: Meta,
+    record_at: Option<u64>,
+}
+
 /// Seals the changed trees, writes the catalog and the freelist records; returns the meta
-/// the commit will publish.
+/// the commit will publish. A chained `step` places every page the commit writes in the
+/// chain's run after its record, if they fit (DESIGN.md, "Chained commits"); the commit is
+/// then chained, under the id after `txn`, else it writes a meta as any other.
 #[allow(clippy::too_many_arguments)]
 fn prepare(
     shared: &Shared,
@@ -234,20 +298,26 @@ fn prepare(
     tables: &BTreeMap<String, (TableState, TableTypes)>,
     deleted: &BTreeSet<String>,
     durable: bool,
-) -> Result<Meta, Failure> {
-    let mut txn_store = pager.with(dirty);
-    let store = txn_store.store();
+    step: ChainStep,
+) -> Result<Prepared, Failure> {
     let mut catalog = catalog;
-    for name in deleted {
-        catalog = btree::remove(store, catalog, name.as_bytes())?.0;
-    }
     let changed: Vec<_> = tables.iter().filter(|(_, (t, _))| t.changed).collect();
     // Pack every tree before moving any page down, so that no pack frees pages below one
     // moved (DESIGN.md, "Packing changed leaves").
     let mut roots = Vec::with_capacity(changed.len());
-    for (_, (table, _)) in &changed {
-        roots.push(btree::pack_changed_leaves(store, table.root)?);
+    {
+        let mut txn_store = pager.with(dirty);
+        let store = txn_store.store();
+        for name in deleted {
+            catalog = btree::remove(store, catalog, name.as_bytes())?.0;
+        }
+        for (_, (table, _)) in &changed {
+            roots.push(btree::pack_changed_leaves(store, table.root)?);
+        }
     }
+    let placing = start_chain_step(pager, step);
+    let mut txn_store = pager.with(dirty);
+    let store = txn_store.store();
     for root in &mut roots {
         *root = btree::lower_changed_pages(store, *root)?;
     }
@@ -273,16 +343,62 @@ fn prepare(
     }
     // Freelist pages are sealed as they are written, so the check above must come first.
     let (freelist, freelist_records) = pager.save_freelist(dirty)?;
-    Ok(Meta {
-        page_size: shared.page_size as u32,
-        txn_id: TxnId(txn),
-        catalog,
-        freelist,
-        freelist_records,
-        high_water: pager.high_water(),
-        pages_synced_first: durable && shared.protocol == CommitProtocol::TwoSync,
-        wal_mode: shared.mode == Mode::Wal,
+    let (record_at, next_record) = end_chain_step(pager, step, placing);
+    Ok(Prepared {
+        meta: Meta {
+            page_size: shared.page_size as u32,
+            txn_id: TxnId(txn + record_at.is_some() as u64),
+            catalog,
+            freelist,
+            freelist_records,
+            high_water: pager.high_water(),
+            pages_synced_first: durable && shared.protocol == CommitProtocol::TwoSync,
+            wal_mode: shared.mode == Mode::Wal,
+            next_record,
+        },
+        record_at,
     })
+}
+
+/// Before the pages are moved and the catalog written: a chained commit starts placing its
+/// pages after its record; a commit that starts a chain asks for a run. Returns whether
+/// pages are being placed. Compaction steps never chain.
+fn start_chain_step(pager: &mut TxnPager, step: ChainStep) -> bool {
+    let Some(cow) = pager.cow_mut() else {
+        return false;
+    };
+    let alloc = cow.alloc_mut();
+    if alloc.compacting().is_some() {
+        return false;
+    }
+    match step {
+        ChainStep::Continue { at, end, .. } => {
+            alloc.start_placing(at + 1, end);
+            true
+        }
+        ChainStep::Start => {
+            alloc.want_run();
+            false
+        }
+        ChainStep::None => false,
+    }
+}
+
+/// After the freelist is saved: where the commit's record goes, if every page it writes
+/// was placed after it (else it writes a meta), and the page the meta or record names for
+/// the next record.
+fn end_chain_step(pager: &mut TxnPager, step: ChainStep, placing: bool) -> (Option<u64>, u64) {
+    let Some(cow) = pager.cow_mut() else {
+        return (None, 0);
+    };
+    let alloc = cow.alloc_mut();
+    if placing
+        && let Some(placed) = alloc.stop_placing()
+        && let ChainStep::Continue { at, end, records } = step
+    {
+        return (Some(at), chain::next_record(placed.end, end, records + 1));
+    }
+    (None, alloc.carved().map_or(0, |(start, _)| start))
 }
 
 /// Copy-on-write: the new pages go to the file (a queued commit's meta follows later).

@@ -2,6 +2,7 @@
 //! its commit protocol, the catalog of named tables.
 
 mod catalog;
+mod chain;
 mod commit;
 mod compact;
 mod give_back;
@@ -23,6 +24,7 @@ mod write;
 mod writer_slot;
 
 pub(crate) use catalog::{BYTES, TableRecord, list_tables, validate_table_name};
+pub(crate) use chain::{ChainState, MAX_CHAIN_RECORDS};
 pub(crate) use group_commit::CommitQueue;
 pub use range::{KeyRange, Range};
 pub use read::{ReadTable, ReadTransaction};

@@ -30,6 +30,8 @@ pub(crate) fn seal(shared: &Shared, state: &mut WriterState) -> Result<()> {
     // Its pages were synced before it: the next open takes it without a walk, as it takes a
     // two-sync commit's.
     sealed.pages_synced_first = true;
+    // It covers every chained commit: the next open follows no chain.
+    sealed.next_record = 0;
     storage.write_at(&sealed.encode(), sealed.slot() * shared.page_size as u64)?;
     storage.sync(false)?;
     shared.commits.wrote_meta(&sealed);

@@ -68,6 +68,9 @@ pub(crate) struct WriterState {
     pub poisoned: bool,
     /// Write-ahead-log mode: the log and its index.
     pub wal: Option<WalState>,
+    /// Chained commits: the live chain and the pages withheld for chains (DESIGN.md,
+    /// "Chained commits").
+    pub chain: super::ChainState,
 }
 
 /// The log of a database in write-ahead-log mode.

@@ -52,7 +52,11 @@ impl WriteTransaction {
         }
         let mut freelist = match state.freelist.take() {
             Some(list) => list,
-            None => load_freelist(shared, &state)?,
+            None => {
+                let mut list = load_freelist(shared, &state)?;
+                list.withhold(&state.chain.withheld);
+                list
+            }
         };
         let (reader_bound, durable_bound) = shared.reuse_thresholds();
         freelist.release(reader_bound, durable_bound);
@@ -79,6 +83,7 @@ impl WriteTransaction {
                 freelist,
                 length_unsynced: state.length_unsynced,
                 dirty_budget: shared.dirty_budget,
+                withheld: state.chain.withheld.clone(),
             })),
             Some(wal) => TxnPager::Wal(WalPager::new(WalPagerStart {
                 main: state.map.clone(),

@@ -130,7 +130,7 @@ pub struct Setup {
 
 impl Setup {
     /// Every combination the crash tests cover.
-    pub const ALL: [Setup; 4] = [
+    pub const ALL: [Setup; 5] = [
         // A budget of eight pages: the large transactions of the delete workload write pages
         // early (spill, 15 times), so crashes land between spills, and between spills and
         // the commit, too. Smaller budgets spill in every workload but multiply the crash
@@ -143,6 +143,14 @@ impl Setup {
         },
         Setup {
             protocol: CommitProtocol::TwoSync,
+            mode: Mode::CopyOnWrite,
+            checkpoint_bytes: 64 << 20,
+            dirty_budget: 64 << 20,
+        },
+        // Chained commits (DESIGN.md, "Chained commits"): small durable commits append
+        // records to chains, the others write metas that end and start them.
+        Setup {
+            protocol: CommitProtocol::Chained,
             mode: Mode::CopyOnWrite,
             checkpoint_bytes: 64 << 20,
             dirty_budget: 64 << 20,
@@ -597,7 +605,8 @@ fn check_image(
         .ok_or_else(|| format!("opened transaction {txn}, which never committed"))?;
     if txn < floor {
         return Err(format!(
-            "opened transaction {txn}, older than durable transaction {floor}"
+            "opened transaction {txn}, older than durable transaction {floor} ({:?})",
+            db.recovery()
         ));
     }
     if commit.started >= point && txn != floor {

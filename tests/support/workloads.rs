@@ -329,4 +329,32 @@ impl Workload {
             steps,
         }
     }
+
+    /// Small durable commits (chained, under `CommitProtocol::Chained`), then non-durable
+    /// ones that write metas and reuse free pages, then a durable one that covers them.
+    pub fn chain_then_non_durable() -> Self {
+        let mut steps = vec![Step::Commit(
+            (0..60)
+                .map(|i| Op::Insert("t", key(i), value(i, 120)))
+                .collect(),
+            Durability::Immediate,
+        )];
+        for i in 0..4u64 {
+            let one = vec![Op::Insert("t", key(100 + i), value(100 + i, 60))];
+            steps.push(Step::Commit(one, Durability::Immediate));
+        }
+        for round in 0..2u64 {
+            let ops = (0..40)
+                .map(|i| Op::Insert("t", key(i * 3 + round), value(i + 7 * round, 150)))
+                .collect();
+            steps.push(Step::Commit(ops, Durability::None));
+        }
+        let last = vec![Op::Remove("t", key(101))];
+        steps.push(Step::Commit(last, Durability::Immediate));
+        Workload {
+            name: "chain_then_non_durable",
+            page_size: 4096,
+            steps,
+        }
+    }
 }

@@ -16,6 +16,7 @@ fn meta(txn: u64) -> Meta {
         high_water: 10,
         pages_synced_first: false,
         wal_mode: true,
+        next_record: 0,
     }
 }
 

@@ -264,6 +264,7 @@ mod tests {
             high_water: 2,
             pages_synced_first: false,
             wal_mode: true,
+            next_record: 0,
         }
     }
 
