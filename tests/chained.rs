@@ -60,7 +60,7 @@ fn assert_holds(db: &Database, model: &Model, what: &str) {
 }
 
 #[test]
-fn a_small_durable_commit_is_one_write_and_one_sync() {
+fn a_small_durable_commit_writes_its_record_with_its_hot_pages_and_syncs_once() {
     if common::test_mode() == Mode::Wal {
         return; // Chains are a copy-on-write protocol; log mode appends frames.
     }
@@ -68,7 +68,9 @@ fn a_small_durable_commit_is_one_write_and_one_sync() {
     let db = chained().open_simulated(disk.clone()).unwrap();
     let (mut model, mut rng) = (Model::new(), SplitMix(3));
     load(&db, &mut model, &mut rng, 20_000);
-    for _ in 0..10 {
+    // The first chains take runs at the end of the file; later ones find the runs of
+    // earlier chains free again.
+    for _ in 0..300 {
         insert_one(&db, &mut model, &mut rng);
     }
     disk.record();
@@ -87,18 +89,19 @@ fn a_small_durable_commit_is_one_write_and_one_sync() {
         }
     }
     assert_eq!(per_commit.len(), commits, "one sync per commit");
-    let single = per_commit.iter().filter(|&&w| w == 1).count();
+    // The record, the root and the catalog are one write; the leaf and a branch not copied
+    // lately are one or two more; a commit that cannot chain (every 64 records, or when the
+    // run is used up, or no free run is long enough) writes a meta. 3.20 writes per commit
+    // (2026-12-07); one-sync commits wrote 3.69 here.
     let total: usize = per_commit.iter().sum();
-    // A chain ends when its run is used up or after 64 records; the commit after it writes
-    // a meta and its pages where they fit, as a one-sync commit does.
-    assert!(
-        single * 10 >= commits * 8,
-        "{single} of {commits} commits were one write: {per_commit:?}"
-    );
-    assert!(
-        total as f64 / commits as f64 <= 1.6,
-        "{total} writes for {commits} commits: {per_commit:?}"
-    );
+    let per = total as f64 / commits as f64;
+    assert!(per <= 3.45, "{per:.2} writes per commit: {per_commit:?}");
+    // Runs are taken from free pages (the chain's pages come free again as later commits
+    // copy them), and from the end of the file only within a bounded slack: free pages stay
+    // within that slack plus what is left of one run (at most 256 pages).
+    let stats = db.stats().unwrap();
+    let free = stats.free_pages + stats.pending_pages;
+    assert!(free <= stats.high_water / 64 + 256, "{stats:?}");
     assert_holds(&db, &model, "after the commits");
 }
 

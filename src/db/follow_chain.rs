@@ -65,9 +65,8 @@ pub(super) fn has_records(map: &Mapping, meta: &Meta, file_len: u64) -> bool {
 
 /// The newest state chained from `meta`: the newest record, if its pages are whole, else
 /// the state before it (which was durable before that record was written, and whose pages
-/// are reused only once that record is durable). `verify_newest`: check the newest record
-/// (the open may not know it durable); else it is trusted, like a meta a newer one
-/// follows.
+/// are reused only once that record is durable). `verify_newest`: check the newest record;
+/// else it is trusted.
 pub(super) fn follow_chain(
     map: &Mapping,
     meta: Meta,

@@ -95,15 +95,18 @@ fn mode_of(meta: &Meta) -> Mode {
 fn main_meta(storage: &dyn Storage, file_len: u64, map: &Mapping) -> Result<(Followed, Vec<Meta>)> {
     let (metas, damaged_meta) = read_metas(storage, file_len)?;
     // A record chained after the newest meta shows that meta durable: the newest record is
-    // what the open verifies then. Without one, the newest meta is verified as ever; if the
-    // open falls back to the older meta, that meta's chain was durable before the newest
-    // meta was written.
+    // what the open verifies then. Without one, the newest meta is verified as ever.
     let followed = match has_records(map, &metas[0], file_len) {
         true => follow_chain(map, metas[0].clone(), file_len, true)?,
         false => {
             let (meta, fell_back) = choose_meta(map, &metas, file_len)?;
-            let mut followed = follow_chain(map, meta, file_len, false)?;
-            followed.fell_back = fell_back;
+            // The older meta's newest record may be one never synced (in flight at an earlier
+            // crash, or its write failed): it is verified too.
+            let mut followed = follow_chain(map, meta, file_len, true)?;
+            followed.fell_back = fell_back.map(|fell_back| FallBack {
+                opened_txn: followed.state.txn_id.0,
+                ..fell_back
+            });
             followed
         }
     };
@@ -357,7 +360,7 @@ fn shared(
     // the state opened, beyond the records followed: new ids start past it.
     let in_flight = match meta.next_record {
         0 => 0,
-        _ => meta.txn_id.0 + 2,
+        _ => meta.txn_id.0.saturating_add(2),
     };
     let last_txn = metas
         .iter()

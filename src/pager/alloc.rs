@@ -185,7 +185,9 @@ impl Allocator {
     /// Allocates one page of `stream`: a loose page, then the freelist (`take_ready`), then
     /// the end of the file (the caller makes sure the file is long enough).
     pub(crate) fn alloc_page(&mut self, stream: Stream) -> u64 {
-        if let Some(id) = self.take_placed() {
+        if stream == Stream::Hot
+            && let Some(id) = self.take_placed()
+        {
             return id;
         }
         // A compaction packs toward the start of the file: loose pages wait for the commit.
@@ -209,6 +211,9 @@ impl Allocator {
             }
         };
         self.fresh.insert(id);
+        if stream == Stream::Hot {
+            self.chain.hot.insert(id);
+        }
         id
     }
 
@@ -290,6 +295,7 @@ impl Allocator {
             ));
         }
         let fresh = self.fresh.remove(&id.0);
+        self.chain.hot.remove(&id.0);
         if fresh && let Some(held) = &mut self.quarantine {
             held.push(id.0);
         } else if fresh || planted(Bug::ReuseBeforeDurable) {
@@ -321,14 +327,19 @@ impl Allocator {
     }
 
     /// Where page `id`, in memory, moves at commit: into the chained commit's run while one
-    /// is being placed (unless it is there already), else onto the lowest fresh page freed
-    /// again below it.
+    /// is being placed, if it is a copy of a page a recent commit wrote (one the next commits
+    /// copy again: the run then comes free soon) and not there already; else onto the lowest
+    /// fresh page freed again below it.
     pub(crate) fn move_target(&mut self, id: u64) -> Option<u64> {
-        match self.placing() {
-            true if self.is_placed(id) => None,
-            true => self.take_placed(),
-            false => self.take_loose_below(id),
+        if self.placing() {
+            if self.is_placed(id) {
+                return None;
+            }
+            if self.chain.hot.contains(&id) {
+                return self.take_placed();
+            }
         }
+        self.take_loose_below(id)
     }
 
     /// Takes the lowest fresh page freed again if it lies below `id`.
@@ -552,10 +563,6 @@ impl Allocator {
             .write(pages, records, snapshot, self.txn, self.page_size);
         self.taken.clear();
         saved
-    }
-
-    pub(super) fn fresh(&self) -> &PageSet {
-        &self.fresh
     }
 
     pub(super) fn high_water_mut(&mut self) -> &mut u64 {

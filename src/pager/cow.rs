@@ -250,9 +250,9 @@ impl CowPager {
         self.alloc.into_freelist()
     }
 
-    /// Writes a chained commit: its record at `record_at` and every page of `dirty`, which
-    /// follow it in one run, as one write (DESIGN.md, "Chained commits"). Pages must be
-    /// sealed.
+    /// Writes a chained commit: its record at `record_at` and every page of `dirty` still in
+    /// memory, neighbours coalesced, so that the record and the pages placed after it are
+    /// one write (DESIGN.md, "Chained commits"). Pages must be sealed.
     pub(crate) fn write_chained(
         &self,
         record_at: u64,
@@ -262,12 +262,16 @@ impl CowPager {
         let mut ids: Vec<u64> = dirty.pages.keys().copied().collect();
         ids.sort_unstable();
         debug_assert!(
-            ids.iter()
-                .enumerate()
-                .all(|(i, &id)| id == record_at + 1 + i as u64)
+            ids.iter().all(|&id| self.alloc.is_fresh(PageId(id))),
+            "writing a page this transaction did not allocate"
         );
-        let pages = std::iter::once(Ok((record_at, record)))
-            .chain(ids.iter().map(|&id| Ok((id, &dirty.pages[&id][..]))));
+        let at = ids.partition_point(|&id| id < record_at);
+        let page = |id: u64| Ok((id, &dirty.pages[&id][..]));
+        let pages = ids[..at]
+            .iter()
+            .map(|&id| page(id))
+            .chain(std::iter::once(Ok((record_at, record))))
+            .chain(ids[at..].iter().map(|&id| page(id)));
         write_page_runs(&*self.storage, self.page_size, pages)?;
         for id in &ids {
             self.verified

@@ -28,11 +28,6 @@ pub(crate) struct DirtyPages {
 }
 
 impl DirtyPages {
-    /// Pages held in memory, if none was written early; else `None`.
-    pub(crate) fn all_in_memory(&self) -> Option<usize> {
-        self.spilled.is_empty().then_some(self.pages.len())
-    }
-
     /// Bytes of pages and overflow runs held in memory.
     pub(crate) fn bytes(&self, page_size: usize) -> usize {
         self.pages.len() * page_size + self.runs.values().map(|r| r.len()).sum::<usize>()

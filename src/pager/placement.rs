@@ -1,15 +1,19 @@
 //! Where a chained commit's pages go (DESIGN.md, "Chained commits"): one run of pages
-//! withheld from allocation, the commit record first and the commit's pages after it, so
-//! that the whole commit is one write.
+//! withheld from allocation holds the commit record and, after it, the commit's copies of
+//! pages recent commits wrote (root, upper branches, catalog), so that they and the record
+//! are one write; its other pages go where any commit's go.
 
 use super::alloc::Allocator;
 use std::collections::BTreeSet;
 
 /// A chain's run is at most this many pages: taken from the free pages where a run this
-/// long or at least `MIN_RUN` exists, else from the end of the file, `GROWTH` pages.
+/// long or at least `MIN_RUN` exists, else, while fewer than one page in `SLACK_DIVISOR` (and
+/// fewer than `GROWTH` pages) are free, `GROWTH` pages from the end of the file; else no
+/// chain starts (the file keeps a bounded slack, as the allocation streams do).
 pub(crate) const MAX_RUN: u64 = 256;
-const MIN_RUN: u64 = 16;
+const MIN_RUN: u64 = 12;
 const GROWTH: u64 = 64;
+const SLACK_DIVISOR: u64 = 64;
 
 /// The run being filled by the commit being placed.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +35,8 @@ pub(crate) struct ChainPlacement {
     want_run: bool,
     /// The run taken, `(start, pages)`.
     carved: Option<(u64, u64)>,
+    /// Fresh pages of the hot stream (copies of pages a recent commit wrote).
+    pub(super) hot: crate::ids::PageSet,
 }
 
 impl Allocator {
@@ -68,16 +74,10 @@ impl Allocator {
         Some(id)
     }
 
-    /// Stops placing; returns the pages handed out, if they are exactly the pages this
-    /// transaction allocated (nothing was written early, no page went elsewhere): then the
-    /// commit is one run.
+    /// Stops placing; returns the pages handed out.
     pub(crate) fn stop_placing(&mut self) -> Option<std::ops::Range<u64>> {
         let placing = self.chain.placing.take()?;
-        let placed = placing.first..placing.next;
-        let fresh = self.fresh();
-        let whole = fresh.len() as u64 == placed.end - placed.start
-            && placed.clone().all(|id| fresh.contains(&id));
-        whole.then_some(placed)
+        Some(placing.first..placing.next)
     }
 
     /// Asks the freelist's save to take a run for a chain that starts with this commit.
@@ -118,11 +118,12 @@ impl Allocator {
                 let start = ready.take_run(pages).expect("a run this long exists");
                 (start, pages)
             }
-            _ => {
+            _ if ready.len() < (high_water / SLACK_DIVISOR).max(GROWTH) => {
                 *self.high_water_mut() += GROWTH;
                 newly_free.extend(high_water..high_water + GROWTH);
                 (high_water, GROWTH)
             }
+            _ => return,
         };
         self.chain.withheld.extend(start..start + pages);
         self.chain.carved = Some((start, pages));

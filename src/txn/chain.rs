@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 /// commit after the last writes a meta.
 pub(crate) const MAX_CHAIN_RECORDS: u64 = 64;
 
-/// Pages a commit may add at commit beyond those it has in memory when it starts: the
-/// catalog's path and freelist pages.
-const ROOM_AT_COMMIT: u64 = 8;
+/// A chain goes on while its run has room for a record and this many pages after it (the
+/// root, an upper branch and the catalog of one commit: more go where any commit's go).
+const ROOM_AFTER_RECORD: u64 = 3;
 
 #[derive(Debug, Default)]
 pub(crate) struct ChainState {
@@ -54,12 +54,7 @@ pub(crate) enum ChainStep {
 
 /// What a commit written directly, durable or not, does with chains; `durable_direct`: the
 /// commit is durable and written directly (not queued in a group).
-pub(crate) fn step(
-    shared: &Shared,
-    state: &WriterState,
-    dirty: &DirtyPages,
-    durable_direct: bool,
-) -> ChainStep {
+pub(crate) fn step(shared: &Shared, state: &WriterState, durable_direct: bool) -> ChainStep {
     if shared.protocol != CommitProtocol::Chained
         || shared.mode != Mode::CopyOnWrite
         || !durable_direct
@@ -70,10 +65,7 @@ pub(crate) fn step(
         return ChainStep::Start;
     };
     let room = live.end.saturating_sub(live.next + 1);
-    let fits = dirty
-        .all_in_memory()
-        .is_some_and(|pages| pages as u64 + ROOM_AT_COMMIT <= room);
-    match live.records < MAX_CHAIN_RECORDS && fits {
+    match live.records < MAX_CHAIN_RECORDS && room >= ROOM_AFTER_RECORD {
         true => ChainStep::Continue {
             at: live.next,
             end: live.end,
@@ -87,7 +79,7 @@ pub(crate) fn step(
 /// chain ends with it: its run has too little room left, or it is as long as a chain may be.
 pub(crate) fn next_record(placed_end: u64, end: u64, records_after: u64) -> u64 {
     let room_after = end.saturating_sub(placed_end + 1);
-    match records_after < MAX_CHAIN_RECORDS && room_after > ROOM_AT_COMMIT {
+    match records_after < MAX_CHAIN_RECORDS && room_after >= ROOM_AFTER_RECORD {
         true => placed_end,
         false => 0,
     }

@@ -73,7 +73,7 @@ pub(crate) fn commit(input: CommitInput) -> Result<()> {
     };
     let state: &mut WriterState = writer;
     let durable_direct = durable && path == Path::Direct;
-    let step = chain::step(shared, state, &dirty, durable_direct);
+    let step = chain::step(shared, state, durable_direct);
     if let ChainStep::Continue { .. } = step {
         // A record under the next id may reach the disk even if the commit fails.
         state.last_txn = state.last_txn.max(txn + 1);
