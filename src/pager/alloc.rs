@@ -211,7 +211,7 @@ impl Allocator {
             }
         };
         self.fresh.insert(id);
-        if stream == Stream::Hot {
+        if stream == Stream::Hot && self.chain.track_hot {
             self.chain.hot.insert(id);
         }
         id
@@ -295,7 +295,9 @@ impl Allocator {
             ));
         }
         let fresh = self.fresh.remove(&id.0);
-        self.chain.hot.remove(&id.0);
+        if self.chain.track_hot {
+            self.chain.hot.remove(&id.0);
+        }
         if fresh && let Some(held) = &mut self.quarantine {
             held.push(id.0);
         } else if fresh || planted(Bug::ReuseBeforeDurable) {

@@ -70,6 +70,8 @@ pub(crate) struct PagerStart {
     pub dirty_budget: usize,
     /// Pages free in the log that no allocation may take (DESIGN.md, "Chained commits").
     pub withheld: std::collections::BTreeSet<u64>,
+    /// A chain is live: the commit may be chained.
+    pub chain_live: bool,
 }
 
 impl CowPager {
@@ -82,7 +84,7 @@ impl CowPager {
             start.freelist,
             Meta::records_capacity(start.page_size),
         );
-        alloc.set_withheld(start.withheld);
+        alloc.set_chain(start.withheld, start.chain_live);
         CowPager {
             storage: start.storage,
             map: start.map,
@@ -261,23 +263,7 @@ impl CowPager {
     ) -> Result<()> {
         let mut ids: Vec<u64> = dirty.pages.keys().copied().collect();
         ids.sort_unstable();
-        debug_assert!(
-            ids.iter().all(|&id| self.alloc.is_fresh(PageId(id))),
-            "writing a page this transaction did not allocate"
-        );
-        let at = ids.partition_point(|&id| id < record_at);
-        let page = |id: u64| Ok((id, &dirty.pages[&id][..]));
-        let pages = ids[..at]
-            .iter()
-            .map(|&id| page(id))
-            .chain(std::iter::once(Ok((record_at, record))))
-            .chain(ids[at..].iter().map(|&id| page(id)));
-        write_page_runs(&*self.storage, self.page_size, pages)?;
-        for id in &ids {
-            self.verified
-                .insert(*id, PageHeader::of(&dirty.pages[id]).checksum.get());
-        }
-        Ok(())
+        self.write_pages_with(dirty, &ids, Some((record_at, record)))
     }
 
     /// Writes every page of `dirty` still in memory to its place in the file. Pages must be
@@ -291,13 +277,30 @@ impl CowPager {
     /// Writes pages `ids` (sorted) of `dirty` to their places in the file, coalescing
     /// neighbours.
     fn write_pages(&self, dirty: &DirtyPages, ids: &[u64]) -> Result<()> {
+        self.write_pages_with(dirty, ids, None)
+    }
+
+    /// `write_pages`, with one more page (a commit record, withheld and not in `dirty`)
+    /// written in its place among them.
+    fn write_pages_with(
+        &self,
+        dirty: &DirtyPages,
+        ids: &[u64],
+        extra: Option<(u64, &[u8])>,
+    ) -> Result<()> {
         // I2 (DESIGN.md, "Invariants"): only pages this transaction allocated are written, so
         // no page a committed meta or a live snapshot reaches is ever overwritten.
         debug_assert!(
             ids.iter().all(|&id| self.alloc.is_fresh(PageId(id))),
             "writing a page this transaction did not allocate"
         );
-        let pages = ids.iter().map(|&id| Ok((id, &dirty.pages[&id][..])));
+        let at = extra.map_or(ids.len(), |(id, _)| ids.partition_point(|&p| p < id));
+        let page = |id: &u64| Ok((*id, &dirty.pages[id][..]));
+        let pages = ids[..at]
+            .iter()
+            .map(page)
+            .chain(extra.map(Ok))
+            .chain(ids[at..].iter().map(page));
         write_page_runs(&*self.storage, self.page_size, pages)?;
         // This process hashed these versions when it sealed them: readers need not again
         // (DESIGN.md, "Checksums").

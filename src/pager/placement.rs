@@ -35,8 +35,10 @@ pub(crate) struct ChainPlacement {
     want_run: bool,
     /// The run taken, `(start, pages)`.
     carved: Option<(u64, u64)>,
-    /// Fresh pages of the hot stream (copies of pages a recent commit wrote).
+    /// Fresh pages of the hot stream (copies of pages a recent commit wrote), kept only
+    /// while a chain is live (`track_hot`): the pages a chained commit places.
     pub(super) hot: crate::ids::PageSet,
+    pub(super) track_hot: bool,
 }
 
 impl Allocator {
@@ -94,9 +96,11 @@ impl Allocator {
         &self.chain.withheld
     }
 
-    /// Sets the pages withheld when the transaction begins.
-    pub(crate) fn set_withheld(&mut self, withheld: BTreeSet<u64>) {
+    /// Sets the pages withheld when the transaction begins, and whether a chain is live
+    /// (its commit may be placed, so hot pages are noted).
+    pub(crate) fn set_chain(&mut self, withheld: BTreeSet<u64>, live: bool) {
         self.chain.withheld = withheld;
+        self.chain.track_hot = live;
     }
 
     /// Takes the run a new chain fills, if asked: free pages, or pages past the end of the

@@ -84,6 +84,7 @@ impl WriteTransaction {
                 length_unsynced: state.length_unsynced,
                 dirty_budget: shared.dirty_budget,
                 withheld: state.chain.withheld.clone(),
+                chain_live: state.chain.live.is_some(),
             })),
             Some(wal) => TxnPager::Wal(WalPager::new(WalPagerStart {
                 main: state.map.clone(),
